@@ -1,1 +1,2 @@
-//! placeholder
+//! Vitrine library.
+pub mod render;

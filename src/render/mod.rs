@@ -1,0 +1,2 @@
+//! Rendering: site XML + theme -> HTML.
+pub mod xslt;

@@ -1,0 +1,1013 @@
+//! The only module that touches libxml2 and libxslt (through the `libxslt` crate's raw
+//! `bindings` and the C shim in `shim.c`). Everything above it sees safe types:
+//! [`Document`] (a private, parsed input), [`Stylesheet`] (compiled once, shared by threads)
+//! and [`transform`].
+//!
+//! # Thread model
+//!
+//! libxslt is designed for one compiled stylesheet to be applied concurrently from many threads
+//! (upstream's `testThreads.c` does exactly that), under conditions this module enforces:
+//!
+//! 1. global initialisation ([`init`]) runs once, before any parse or transform, and installs
+//!    every process-wide hook (entity loader, libxslt document loader, security preferences,
+//!    error handlers);
+//! 2. every transform gets its own input document (libxslt mutates the input: strip-space,
+//!    document-order indexes) and its own transform context; a [`Document`] is owned, never
+//!    shared;
+//! 3. a [`Stylesheet`] is freed only when its last `Arc` is dropped, so never while in use;
+//! 4. stylesheets that libxslt 1.1.35 would write into during a transform (`xsl:sort` with
+//!    attribute value templates, libxslt issue #78) are refused at compile time.
+//!
+//! # Safety defaults
+//!
+//! Parsing never loads DTDs or external entities, never touches the network and refuses any
+//! DOCTYPE. libxslt's own loader (used by `xsl:import`, `xsl:include` and `document()`) is
+//! replaced by one that reads only files beneath the allowed roots of the current thread and
+//! parses them with the same safe options. The security preferences forbid writing files,
+//! creating directories and any network access; reading is confined to the same roots.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::ptr::{self, NonNull};
+use std::sync::Once;
+
+use bytes::Bytes;
+use libxslt::bindings as ffi;
+
+/// Largest XML file (site, stylesheet or `document()` target) this module parses.
+pub const MAX_XML_BYTES: usize = 1 << 20;
+
+/// Most documents one compile or transform may load through `xsl:import`, `xsl:include` or
+/// `document()`; libxslt 1.1.35 has no include-cycle check, so this bounds cycles too.
+const MAX_LOADS: usize = 64;
+
+/// Messages kept per operation; hostile input can produce thousands.
+const MAX_MESSAGES: usize = 16;
+
+/// Parse options for every document: no network, no entity substitution, no DTD loading,
+/// no XInclude, no HUGE (which would lift libxml2's entity-amplification and depth limits).
+const SAFE_PARSE_OPTIONS: c_int = ffi::xmlParserOption_XML_PARSE_NONET as c_int;
+
+const XSLT_LOAD_DOCUMENT: ffi::xsltLoadType = 2;
+
+extern "C" {
+    fn vitrine_error_trampoline(ctx: *mut c_void, fmt: *const c_char, ...);
+    fn vitrine_ctxt_set_limits(
+        ctxt: ffi::xsltTransformContextPtr,
+        max_depth: c_int,
+        max_vars: c_int,
+        op_limit: c_ulong,
+        xpath_op_limit: c_ulong,
+    );
+    fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    fn vitrine_style_output(
+        style: ffi::xsltStylesheetPtr,
+        method: *mut *const u8,
+        media_type: *mut *const u8,
+        encoding: *mut *const u8,
+    );
+    fn vitrine_read_memory(
+        buf: *const c_char,
+        len: c_int,
+        url: *const c_char,
+        dict: ffi::xmlDictPtr,
+        options: c_int,
+    ) -> ffi::xmlDocPtr;
+}
+
+/// A failure of libxml2 or libxslt, with what they said (bounded) and where.
+#[derive(Debug, thiserror::Error)]
+pub enum XmlError {
+    /// The document is not well-formed XML.
+    #[error("{file}: not well-formed XML: {messages}")]
+    Parse {
+        /// The file (or URL) being parsed.
+        file: String,
+        /// libxml2's messages, with line numbers.
+        messages: String,
+    },
+    /// The document declares a DOCTYPE, which the data contract forbids.
+    #[error("{file}: DOCTYPE declarations are not allowed")]
+    Doctype {
+        /// The file being parsed.
+        file: String,
+    },
+    /// The file exceeds [`MAX_XML_BYTES`].
+    #[error("{file}: {size} bytes is over the {MAX_XML_BYTES}-byte limit")]
+    TooLarge {
+        /// The file being parsed.
+        file: String,
+        /// Its size.
+        size: usize,
+    },
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file being read.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The stylesheet did not compile (or was refused by the safety lint).
+    #[error("{file}: stylesheet does not compile: {messages}")]
+    Compile {
+        /// The stylesheet's main file.
+        file: String,
+        /// libxslt's messages, with line numbers.
+        messages: String,
+    },
+    /// The transform failed; no output is produced.
+    #[error("transform failed: {messages}")]
+    Transform {
+        /// libxslt's messages.
+        messages: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------
+// Global initialisation and per-thread state
+// ---------------------------------------------------------------------------------------
+
+static INIT: Once = Once::new();
+
+/// The security preferences shared by every transform; created once in [`init`] and never
+/// freed, so the pointer stays valid for the life of the process.
+static mut SECURITY_PREFS: ffi::xsltSecurityPrefsPtr = ptr::null_mut();
+
+thread_local! {
+    /// Messages libxml2/libxslt reported on this thread during the current operation.
+    static MESSAGES: RefCell<Messages> = const { RefCell::new(Messages::new()) };
+    /// Roots the libxslt loader and the read-file preference accept on this thread, and the
+    /// files loaded so far by the current operation.
+    static LOADER: RefCell<LoaderState> = const { RefCell::new(LoaderState::new()) };
+    /// Whether this thread's libxml2 error handlers are installed (they are per-thread).
+    static THREAD_READY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+struct Messages {
+    lines: Vec<String>,
+    dropped: usize,
+}
+
+impl Messages {
+    const fn new() -> Self {
+        Messages {
+            lines: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, line: String) {
+        let line = line.trim_end();
+        if line.is_empty() {
+            return;
+        }
+        if self.lines.len() < MAX_MESSAGES {
+            let mut line = line.to_owned();
+            line.truncate(line.floor_char_boundary_compat(400));
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn take(&mut self) -> String {
+        let mut out = self.lines.join("; ");
+        if self.dropped > 0 {
+            out.push_str(&format!(" (and {} more messages)", self.dropped));
+        }
+        if out.is_empty() {
+            out.push_str("no diagnostic given");
+        }
+        self.lines.clear();
+        self.dropped = 0;
+        out
+    }
+}
+
+trait FloorCharBoundary {
+    fn floor_char_boundary_compat(&self, index: usize) -> usize;
+}
+
+impl FloorCharBoundary for String {
+    fn floor_char_boundary_compat(&self, index: usize) -> usize {
+        let mut i = index.min(self.len());
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+struct LoaderState {
+    roots: Vec<PathBuf>,
+    loaded: Vec<PathBuf>,
+}
+
+impl LoaderState {
+    const fn new() -> Self {
+        LoaderState {
+            roots: Vec::new(),
+            loaded: Vec::new(),
+        }
+    }
+}
+
+/// Sets the roots the loader accepts for the duration of `f` on this thread.
+fn with_roots<T>(roots: &[&Path], f: impl FnOnce() -> T) -> (T, Vec<PathBuf>) {
+    LOADER.with(|l| {
+        let mut l = l.borrow_mut();
+        l.roots = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+        l.loaded.clear();
+    });
+    let out = f();
+    let loaded = LOADER.with(|l| {
+        let mut l = l.borrow_mut();
+        l.roots.clear();
+        std::mem::take(&mut l.loaded)
+    });
+    (out, loaded)
+}
+
+fn take_messages() -> String {
+    MESSAGES.with(|m| m.borrow_mut().take())
+}
+
+fn clear_messages() {
+    MESSAGES.with(|m| {
+        let mut m = m.borrow_mut();
+        m.lines.clear();
+        m.dropped = 0;
+    });
+}
+
+/// Receives every formatted libxml2/libxslt message (from the C trampoline).
+#[no_mangle]
+extern "C" fn vitrine_xml_message(_ctx: *mut c_void, msg: *const c_char) {
+    if msg.is_null() {
+        return;
+    }
+    // SAFETY: the trampoline passes a NUL-terminated buffer that lives for this call.
+    let text = unsafe { CStr::from_ptr(msg) }
+        .to_string_lossy()
+        .into_owned();
+    MESSAGES.with(|m| m.borrow_mut().push(text));
+}
+
+/// libxml2's structured error callback: keeps file and line with the message.
+extern "C" fn structured_error(_ctx: *mut c_void, error: ffi::xmlErrorPtr) {
+    if error.is_null() {
+        return;
+    }
+    // SAFETY: libxml2 passes a valid error record for the duration of the callback; its
+    // strings are NUL-terminated or NULL.
+    let line = unsafe {
+        let e = &*error;
+        let msg = if e.message.is_null() {
+            String::from("unknown error")
+        } else {
+            CStr::from_ptr(e.message).to_string_lossy().into_owned()
+        };
+        format!("line {}: {}", e.line, msg.trim_end())
+    };
+    MESSAGES.with(|m| m.borrow_mut().push(line));
+}
+
+/// Refuses every external entity and DTD libxml2 would load on its own.
+extern "C" fn deny_entity_loader(
+    _url: *const c_char,
+    _id: *const c_char,
+    _ctxt: ffi::xmlParserCtxtPtr,
+) -> ffi::xmlParserInputPtr {
+    MESSAGES.with(|m| {
+        m.borrow_mut()
+            .push("external entity or DTD refused".to_owned())
+    });
+    ptr::null_mut()
+}
+
+/// The read-file security check: a path is readable only beneath this thread's roots.
+unsafe extern "C" fn check_read_file(
+    _sec: ffi::xsltSecurityPrefsPtr,
+    _ctxt: ffi::xsltTransformContextPtr,
+    value: *const c_char,
+) -> c_int {
+    if value.is_null() {
+        return 0;
+    }
+    // SAFETY: libxslt passes the NUL-terminated URI or path being checked.
+    let value = unsafe { CStr::from_ptr(value) }.to_string_lossy();
+    c_int::from(confine(&value).is_some())
+}
+
+/// Maps a URI or path to a canonical file beneath one of this thread's roots, or `None`.
+fn confine(uri: &str) -> Option<PathBuf> {
+    let path = if let Some(rest) = uri.strip_prefix("file://") {
+        // file:///abs/path or file://localhost/abs/path
+        let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+        percent_encoding::percent_decode_str(rest)
+            .decode_utf8()
+            .ok()?
+            .into_owned()
+    } else if uri.contains(':') {
+        // Any other scheme (http:, ftp:, data:, jar:...) is refused.
+        return None;
+    } else {
+        uri.to_owned()
+    };
+    let path = Path::new(&path);
+    if !path.is_absolute() {
+        return None;
+    }
+    let canonical = path.canonicalize().ok()?;
+    LOADER
+        .with(|l| {
+            l.borrow()
+                .roots
+                .iter()
+                .any(|root| canonical.starts_with(root))
+        })
+        .then_some(canonical)
+}
+
+/// libxslt's document loader, replaced: confined, size-capped, safe parse options.
+unsafe extern "C" fn confined_loader(
+    uri: *const ffi::xmlChar,
+    dict: ffi::xmlDictPtr,
+    _options: c_int,
+    _ctxt: *mut c_void,
+    load_type: ffi::xsltLoadType,
+) -> ffi::xmlDocPtr {
+    if uri.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: libxslt passes the NUL-terminated, already resolved URI.
+    let uri = unsafe { CStr::from_ptr(uri.cast()) }
+        .to_string_lossy()
+        .into_owned();
+    let Some(path) = confine(&uri) else {
+        let what = if load_type == XSLT_LOAD_DOCUMENT {
+            "document()"
+        } else {
+            "import/include"
+        };
+        MESSAGES.with(|m| {
+            m.borrow_mut().push(format!(
+                "{what} of {uri} refused: outside the allowed roots"
+            ))
+        });
+        return ptr::null_mut();
+    };
+    let too_many = LOADER.with(|l| {
+        let mut l = l.borrow_mut();
+        l.loaded.push(path.clone());
+        l.loaded.len() > MAX_LOADS
+    });
+    if too_many {
+        MESSAGES.with(|m| {
+            m.borrow_mut().push(format!(
+                "more than {MAX_LOADS} documents loaded (include cycle?) at {uri}"
+            ))
+        });
+        return ptr::null_mut();
+    }
+    match read_capped(&path) {
+        Ok(bytes) => match parse_raw(&bytes, &path.to_string_lossy(), dict) {
+            Ok(doc) => doc.into_raw(),
+            Err(e) => {
+                MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
+                ptr::null_mut()
+            }
+        },
+        Err(e) => {
+            MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Installs libxml2's per-thread error handlers on the calling thread (once per thread).
+fn thread_setup() {
+    init();
+    if !THREAD_READY.with(|r| r.replace(true)) {
+        // SAFETY: both setters only write this thread's libxml2 globals; the handlers are
+        // plain functions valid for the life of the process.
+        unsafe {
+            ffi::xmlSetStructuredErrorFunc(ptr::null_mut(), Some(structured_error));
+            ffi::xmlSetGenericErrorFunc(ptr::null_mut(), Some(vitrine_error_trampoline));
+        }
+    }
+}
+
+/// Initialises libxml2 and libxslt once for the process and installs the safety hooks.
+/// Idempotent; every other function of this module calls it first.
+pub fn init() {
+    INIT.call_once(|| {
+        // SAFETY: runs exactly once (Once), before any other libxml2/libxslt call of this
+        // process, which is what these process-wide setters require. The prefs object is
+        // leaked on purpose: transforms reference it until the process exits.
+        unsafe {
+            ffi::xmlInitParser();
+            ffi::xsltInit();
+            ffi::xmlSetExternalEntityLoader(Some(deny_entity_loader));
+            // New threads start from these defaults (libxml2 error globals are per-thread).
+            ffi::xmlThrDefSetStructuredErrorFunc(ptr::null_mut(), Some(structured_error));
+            ffi::xmlThrDefSetGenericErrorFunc(ptr::null_mut(), Some(vitrine_error_trampoline));
+            ffi::xsltSetGenericErrorFunc(ptr::null_mut(), Some(vitrine_error_trampoline));
+            ffi::xsltSetLoaderFunc(Some(confined_loader));
+            let sec = ffi::xsltNewSecurityPrefs();
+            assert!(
+                !sec.is_null(),
+                "libxslt could not allocate security preferences"
+            );
+            let forbid = Some(ffi::xsltSecurityForbid as unsafe extern "C" fn(_, _, _) -> _);
+            ffi::xsltSetSecurityPrefs(sec, ffi::xsltSecurityOption_XSLT_SECPREF_WRITE_FILE, forbid);
+            ffi::xsltSetSecurityPrefs(
+                sec,
+                ffi::xsltSecurityOption_XSLT_SECPREF_CREATE_DIRECTORY,
+                forbid,
+            );
+            ffi::xsltSetSecurityPrefs(
+                sec,
+                ffi::xsltSecurityOption_XSLT_SECPREF_READ_NETWORK,
+                forbid,
+            );
+            ffi::xsltSetSecurityPrefs(
+                sec,
+                ffi::xsltSecurityOption_XSLT_SECPREF_WRITE_NETWORK,
+                forbid,
+            );
+            ffi::xsltSetSecurityPrefs(
+                sec,
+                ffi::xsltSecurityOption_XSLT_SECPREF_READ_FILE,
+                Some(check_read_file),
+            );
+            ffi::xsltSetDefaultSecurityPrefs(sec);
+            SECURITY_PREFS = sec;
+        }
+    });
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>, XmlError> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|source| XmlError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let mut bytes = Vec::new();
+    f.take(MAX_XML_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| XmlError::Io {
+            file: file.clone(),
+            source,
+        })?;
+    if bytes.len() > MAX_XML_BYTES {
+        return Err(XmlError::TooLarge {
+            file,
+            size: bytes.len(),
+        });
+    }
+    Ok(bytes)
+}
+
+// ---------------------------------------------------------------------------------------
+// Documents
+// ---------------------------------------------------------------------------------------
+
+/// A parsed XML document, owned by one thread at a time and never shared.
+pub struct Document {
+    ptr: NonNull<ffi::xmlDoc>,
+}
+
+// SAFETY: a Document is the only owner of its libxml2 tree; moving it to another thread moves
+// that exclusive ownership (libxml2 trees have no thread affinity), and it is not Sync.
+unsafe impl Send for Document {}
+
+impl Drop for Document {
+    fn drop(&mut self) {
+        // SAFETY: we own the document and nothing else references it once we drop.
+        unsafe { ffi::xmlFreeDoc(self.ptr.as_ptr()) }
+    }
+}
+
+impl Document {
+    fn into_raw(self) -> ffi::xmlDocPtr {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// The root element.
+    pub fn root(&self) -> Option<Node<'_>> {
+        // SAFETY: the document is alive for 'self; the root pointer is NULL or a valid node.
+        let root = unsafe { ffi::xmlDocGetRootElement(self.ptr.as_ptr()) };
+        NonNull::new(root).map(|ptr| Node {
+            ptr,
+            _doc: std::marker::PhantomData,
+        })
+    }
+}
+
+/// A read-only view of an element of a [`Document`].
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    ptr: NonNull<ffi::xmlNode>,
+    _doc: std::marker::PhantomData<&'a Document>,
+}
+
+impl<'a> Node<'a> {
+    /// The element's local name.
+    pub fn name(&self) -> &'a str {
+        // SAFETY: element names are NUL-terminated UTF-8 strings owned by the document, which
+        // outlives 'a.
+        unsafe {
+            let name = (*self.ptr.as_ptr()).name;
+            if name.is_null() {
+                return "";
+            }
+            CStr::from_ptr(name.cast()).to_str().unwrap_or("")
+        }
+    }
+
+    /// The element children, in document order.
+    pub fn children(&self) -> impl Iterator<Item = Node<'a>> {
+        // SAFETY: the child list belongs to the document, alive for 'a.
+        let mut next = unsafe { (*self.ptr.as_ptr()).children };
+        std::iter::from_fn(move || loop {
+            let cur = NonNull::new(next)?;
+            // SAFETY: `cur` is a valid node of the same, alive document.
+            unsafe {
+                next = (*cur.as_ptr()).next;
+                if (*cur.as_ptr()).type_ == ffi::xmlElementType_XML_ELEMENT_NODE {
+                    return Some(Node {
+                        ptr: cur,
+                        _doc: std::marker::PhantomData,
+                    });
+                }
+            }
+        })
+    }
+
+    /// The first child element called `name`.
+    pub fn child(&self, name: &str) -> Option<Node<'a>> {
+        self.children().find(|c| c.name() == name)
+    }
+
+    /// An attribute's value.
+    pub fn attr(&self, name: &str) -> Option<String> {
+        let cname = CString::new(name).ok()?;
+        // SAFETY: the node is alive; xmlGetProp returns a fresh xmlMalloc'd string or NULL,
+        // which we copy and free with libxml2's own deallocator.
+        unsafe {
+            let v = ffi::xmlGetProp(self.ptr.as_ptr(), cname.as_ptr().cast());
+            if v.is_null() {
+                return None;
+            }
+            let s = CStr::from_ptr(v.cast()).to_string_lossy().into_owned();
+            if let Some(free) = ffi::xmlFree {
+                free(v.cast());
+            }
+            Some(s)
+        }
+    }
+
+    /// The concatenated text content.
+    pub fn text(&self) -> String {
+        // SAFETY: as in `attr`: a fresh string we copy and free.
+        unsafe {
+            let v = ffi::xmlNodeGetContent(self.ptr.as_ptr());
+            if v.is_null() {
+                return String::new();
+            }
+            let s = CStr::from_ptr(v.cast()).to_string_lossy().into_owned();
+            if let Some(free) = ffi::xmlFree {
+                free(v.cast());
+            }
+            s
+        }
+    }
+}
+
+fn parse_raw(bytes: &[u8], name: &str, dict: ffi::xmlDictPtr) -> Result<Document, XmlError> {
+    thread_setup();
+    if bytes.len() > MAX_XML_BYTES {
+        return Err(XmlError::TooLarge {
+            file: name.to_owned(),
+            size: bytes.len(),
+        });
+    }
+    let url = CString::new(name.replace('\0', "")).unwrap_or_default();
+    // SAFETY: the buffer and URL outlive the call; a non-NULL dict is a live libxslt
+    // dictionary handed to the loader; the returned document (or NULL) is ours.
+    let doc = unsafe {
+        vitrine_read_memory(
+            bytes.as_ptr().cast(),
+            bytes.len() as c_int,
+            url.as_ptr(),
+            dict,
+            SAFE_PARSE_OPTIONS,
+        )
+    };
+    let Some(ptr) = NonNull::new(doc) else {
+        return Err(XmlError::Parse {
+            file: name.to_owned(),
+            messages: take_messages(),
+        });
+    };
+    let doc = Document { ptr };
+    // SAFETY: the document is alive; intSubset/extSubset are plain fields.
+    let has_doctype =
+        unsafe { !(*ptr.as_ptr()).intSubset.is_null() || !(*ptr.as_ptr()).extSubset.is_null() };
+    if has_doctype {
+        return Err(XmlError::Doctype {
+            file: name.to_owned(),
+        });
+    }
+    Ok(doc)
+}
+
+/// Parses one document from memory with the safe options. `name` is used in messages and as
+/// the base URI.
+pub fn parse_document(bytes: &[u8], name: &str) -> Result<Document, XmlError> {
+    clear_messages();
+    parse_raw(bytes, name, ptr::null_mut())
+}
+
+// ---------------------------------------------------------------------------------------
+// Stylesheets and transforms
+// ---------------------------------------------------------------------------------------
+
+/// `xsl:output` settings, read once at compile time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// `html`, `xml`, `text` or empty (XSLT's default rules).
+    pub method: String,
+    /// `media-type`, if given.
+    pub media_type: Option<String>,
+    /// `encoding`, if given.
+    pub encoding: Option<String>,
+}
+
+/// A compiled stylesheet, shared read-only by concurrent transforms.
+pub struct Stylesheet {
+    ptr: NonNull<ffi::xsltStylesheet>,
+    output: OutputSpec,
+    files: Vec<PathBuf>,
+}
+
+// SAFETY: after compilation a stylesheet is only read by transforms (libxslt's documented
+// design, see the module doc); the one known writer on 1.1.35, xsl:sort with attribute value
+// templates, is refused by `lint`. It is freed only by Drop, i.e. when no `&Stylesheet` exists.
+unsafe impl Send for Stylesheet {}
+// SAFETY: as above: shared access is read-only.
+unsafe impl Sync for Stylesheet {}
+
+impl Drop for Stylesheet {
+    fn drop(&mut self) {
+        // SAFETY: we own the stylesheet (and its document); no transform can hold a reference
+        // past our lifetime.
+        unsafe { ffi::xsltFreeStylesheet(self.ptr.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Stylesheet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stylesheet")
+            .field("output", &self.output)
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl Stylesheet {
+    /// Reads, checks and compiles the stylesheet at `path`. Imports and includes are read
+    /// only beneath `root`.
+    pub fn compile(path: &Path, root: &Path) -> Result<Stylesheet, XmlError> {
+        thread_setup();
+        clear_messages();
+        let file = path.display().to_string();
+        let abs = path.canonicalize().map_err(|source| XmlError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        let bytes = read_capped(&abs)?;
+        let doc = parse_raw(&bytes, &abs.to_string_lossy(), ptr::null_mut())?;
+        if let Some(root_el) = doc.root() {
+            lint(root_el).map_err(|messages| XmlError::Compile {
+                file: file.clone(),
+                messages,
+            })?;
+        }
+        let raw_doc = doc.into_raw();
+        let (style, mut files) = with_roots(&[root], || {
+            // SAFETY: `raw_doc` is a valid document we own; on success the stylesheet takes
+            // ownership of it, on failure (NULL) it stays ours and is freed below.
+            unsafe { ffi::xsltParseStylesheetDoc(raw_doc) }
+        });
+        let Some(style) = NonNull::new(style) else {
+            // SAFETY: compilation failed, so libxslt did not take the document.
+            unsafe { ffi::xmlFreeDoc(raw_doc) };
+            return Err(XmlError::Compile {
+                file,
+                messages: take_messages(),
+            });
+        };
+        // SAFETY: `style` is a live compiled stylesheet; `errors` is a plain field.
+        let errors = unsafe { (*style.as_ptr()).errors };
+        let mut compiled = Stylesheet {
+            ptr: style,
+            output: OutputSpec::default(),
+            files: Vec::new(),
+        };
+        if errors != 0 {
+            return Err(XmlError::Compile {
+                file,
+                messages: take_messages(),
+            });
+        }
+        files.insert(0, abs);
+        compiled.files = files;
+        compiled.output = compiled.read_output();
+        Ok(compiled)
+    }
+
+    fn read_output(&self) -> OutputSpec {
+        let (mut m, mut t, mut e) = (ptr::null(), ptr::null(), ptr::null());
+        // SAFETY: the stylesheet is alive; the returned strings belong to it (or are NULL).
+        unsafe {
+            vitrine_style_output(self.ptr.as_ptr(), &mut m, &mut t, &mut e);
+            let s = |p: *const u8| {
+                (!p.is_null()).then(|| CStr::from_ptr(p.cast()).to_string_lossy().into_owned())
+            };
+            OutputSpec {
+                method: s(m).unwrap_or_default(),
+                media_type: s(t),
+                encoding: s(e),
+            }
+        }
+    }
+
+    /// The `xsl:output` settings.
+    pub fn output(&self) -> &OutputSpec {
+        &self.output
+    }
+
+    /// Every file read to compile it (main file first, then imports and includes), for the
+    /// watcher and for versioning.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+/// Refuses stylesheet constructs that are unsafe to share between threads on libxslt 1.1.35
+/// or that would reach outside the publisher's control.
+fn lint(root: Node<'_>) -> Result<(), String> {
+    fn walk(node: Node<'_>, problems: &mut Vec<String>) {
+        if node.name() == "sort" {
+            for attr in ["data-type", "order", "lang", "case-order"] {
+                if node.attr(attr).is_some_and(|v| v.contains('{')) {
+                    problems.push(format!(
+                        "xsl:sort with an attribute value template in {attr} is not thread-safe \
+                         on this libxslt; use a literal value"
+                    ));
+                }
+            }
+        }
+        for child in node.children() {
+            walk(child, problems);
+        }
+    }
+    let mut problems = Vec::new();
+    walk(root, &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Budgets of one transform.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum template (and variable) nesting depth.
+    pub max_depth: i32,
+    /// Maximum number of live variables.
+    pub max_vars: i32,
+    /// Maximum XSLT instructions executed.
+    pub op_limit: u64,
+    /// Maximum XPath operations per evaluation.
+    pub xpath_op_limit: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 250,
+            max_vars: 15_000,
+            op_limit: 5_000_000,
+            xpath_op_limit: 5_000_000,
+        }
+    }
+}
+
+/// The serialised result of a transform, owned by libxml2's allocator until dropped.
+struct XmlBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the buffer is exclusively owned and immutable; xmlFree may run on any thread.
+unsafe impl Send for XmlBuffer {}
+
+impl AsRef<[u8]> for XmlBuffer {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: libxml2 allocated `len` initialised bytes at `ptr`, alive until Drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for XmlBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the buffer came from libxml2's allocator and is freed exactly once.
+        unsafe {
+            if let Some(free) = ffi::xmlFree {
+                free(self.ptr.as_ptr().cast());
+            }
+        }
+    }
+}
+
+/// Applies `style` to `doc` with string parameters, returning the serialised result.
+/// `roots` are the folders `document()` may read from during this transform.
+pub fn transform(
+    style: &Stylesheet,
+    doc: Document,
+    params: &[(&str, &str)],
+    roots: &[&Path],
+    limits: Limits,
+) -> Result<Bytes, XmlError> {
+    thread_setup();
+    clear_messages();
+    let cparams: Vec<(CString, CString)> = params
+        .iter()
+        .map(|(k, v)| {
+            (
+                CString::new(*k).unwrap_or_default(),
+                CString::new(v.replace('\0', "")).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let (result, _) = with_roots(roots, || {
+        // SAFETY: the stylesheet is alive and read-only; `doc` is private to this call and
+        // freed by its Drop after the context that references it; every object created here
+        // is freed before returning. The security prefs are process-lifetime.
+        unsafe {
+            let ctxt = ffi::xsltNewTransformContext(style.ptr.as_ptr(), doc.ptr.as_ptr());
+            if ctxt.is_null() {
+                return Err(XmlError::Transform {
+                    messages: "could not create a transform context".to_owned(),
+                });
+            }
+            ffi::xsltSetCtxtSecurityPrefs(SECURITY_PREFS, ctxt);
+            ffi::xsltSetTransformErrorFunc(ctxt, ptr::null_mut(), Some(vitrine_error_trampoline));
+            vitrine_ctxt_set_limits(
+                ctxt,
+                limits.max_depth,
+                limits.max_vars,
+                limits.op_limit as c_ulong,
+                limits.xpath_op_limit as c_ulong,
+            );
+            for (k, v) in &cparams {
+                ffi::xsltQuoteOneUserParam(ctxt, k.as_ptr().cast(), v.as_ptr().cast());
+            }
+            let res = ffi::xsltApplyStylesheetUser(
+                style.ptr.as_ptr(),
+                doc.ptr.as_ptr(),
+                ptr::null_mut(),
+                ptr::null(),
+                ptr::null_mut(),
+                ctxt,
+            );
+            let failed = vitrine_ctxt_failed(ctxt) != 0;
+            ffi::xsltFreeTransformContext(ctxt);
+            if res.is_null() || failed {
+                if !res.is_null() {
+                    ffi::xmlFreeDoc(res);
+                }
+                return Err(XmlError::Transform {
+                    messages: take_messages(),
+                });
+            }
+            let mut out: *mut u8 = ptr::null_mut();
+            let mut len: c_int = 0;
+            let rc = ffi::xsltSaveResultToString(&mut out, &mut len, res, style.ptr.as_ptr());
+            ffi::xmlFreeDoc(res);
+            match NonNull::new(out) {
+                Some(ptr) if rc == 0 => Ok(Bytes::from_owner(XmlBuffer {
+                    ptr,
+                    len: len.max(0) as usize,
+                })),
+                Some(ptr) => {
+                    drop(XmlBuffer { ptr, len: 0 });
+                    Err(XmlError::Transform {
+                        messages: "serialisation failed".to_owned(),
+                    })
+                }
+                // An empty result tree serialises to nothing.
+                None if rc == 0 => Ok(Bytes::new()),
+                None => Err(XmlError::Transform {
+                    messages: "serialisation failed".to_owned(),
+                }),
+            }
+        }
+    });
+    drop(doc);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const HEAD: &str =
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+    #[test]
+    fn compiles_with_include_and_applies_string_params() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "part.xsl",
+            &format!(
+                r#"{HEAD}<xsl:template name="hello">Hello <xsl:value-of select="$who"/></xsl:template></xsl:stylesheet>"#
+            ),
+        );
+        let main = write(
+            dir.path(),
+            "main.xsl",
+            &format!(
+                r#"{HEAD}<xsl:include href="part.xsl"/><xsl:param name="who"/>
+                <xsl:output method="html" encoding="UTF-8" media-type="text/html"/>
+                <xsl:template match="/"><p><xsl:call-template name="hello"/>, <xsl:value-of select="/r/@n"/></p></xsl:template></xsl:stylesheet>"#
+            ),
+        );
+        let style = Stylesheet::compile(&main, dir.path()).unwrap();
+        assert_eq!(style.files().len(), 2, "{:?}", style.files());
+        assert_eq!(style.output().method, "html");
+        let doc = parse_document(br#"<r n="&amp;1"/>"#, "t.xml").unwrap();
+        let out = transform(
+            &style,
+            doc,
+            &[("who", "it's \"you\"")],
+            &[],
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap().trim(),
+            "<p>Hello it's \"you\", &amp;1</p>"
+        );
+    }
+
+    #[test]
+    fn refuses_doctype_and_reports_lines() {
+        let err = parse_document(
+            b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>",
+            "e.xml",
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, XmlError::Doctype { .. }), "{err}");
+        let err = parse_document(b"<r>\n<a></b></r>", "bad.xml")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn include_outside_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("themes");
+        std::fs::create_dir(&inner).unwrap();
+        write(
+            dir.path(),
+            "outside.xsl",
+            &format!("{HEAD}</xsl:stylesheet>"),
+        );
+        let main = write(
+            &inner,
+            "main.xsl",
+            &format!(r#"{HEAD}<xsl:include href="../outside.xsl"/></xsl:stylesheet>"#),
+        );
+        let err = Stylesheet::compile(&main, &inner).unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+    }
+}
