@@ -1,2 +1,22 @@
-//! Vitrine library.
+//! Vitrine publishes professional mini-sites: for every request it resolves the Host through
+//! a domain map, reads that site's XML fresh from disk, applies the site's XSL theme and
+//! answers with HTML. No page cache: a regenerated site is live on the next request.
+//!
+//! # Layout
+//!
+//! * [`site`]: host normalisation, the domain map (Redis or in-memory), confined reads of
+//!   site files.
+//! * [`render`]: compiled themes, the render thread pool, page rendering; [`render::xslt`] is
+//!   the only module touching libxml2/libxslt.
+//! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]).
+//! * [`watch`]: stylesheet hot reload.
+//! * [`fsx`]: opening files beneath a root, with no escape.
+//! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod fsx;
 pub mod render;
+pub mod server;
+pub mod site;
+pub mod watch;

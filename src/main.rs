@@ -1,3 +1,44 @@
-fn main() {
-    println!("Hello, world!");
+//! The `vitrine` binary: parse arguments, set up logging, run a subcommand, map the outcome
+//! to an exit status. Everything else is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vitrine::cli::{Cli, Command};
+use vitrine::cmd;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // libxml2/libxslt global set-up must happen before any thread can use them.
+    vitrine::render::xslt::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => cmd::serve::run(args).await,
+            Command::Domains(args) => cmd::domains::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,1 +1,5 @@
+//! The integration test binary: real server, real redis-server, real files in temp dirs.
 
+mod support;
+
+mod serve;

@@ -344,18 +344,35 @@ pub fn content_type(output: &xslt::OutputSpec) -> String {
     format!("{media}; charset={charset}")
 }
 
-/// Parses `xml` and renders page `page` (empty for the home page) with `theme`. `site_dir` is
-/// the folder `document()` may read from besides the stylesheets.
+/// One page to render.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    /// The site XML bytes.
+    pub xml: &'a [u8],
+    /// Its path, for messages and as the document's base URI.
+    pub file_name: &'a str,
+    /// The site's folder: `document()` may read there besides the stylesheets.
+    pub site_dir: &'a Path,
+    /// Page id; empty for the home page.
+    pub page: &'a str,
+    /// The normalised request host.
+    pub host: &'a str,
+}
+
+/// Parses the site XML and renders the requested page with `theme`.
 pub fn render_page(
-    xml: &[u8],
-    file_name: &str,
+    req: PageRequest<'_>,
     theme: &Theme,
     stylesheets: &Path,
-    site_dir: &Path,
-    page: &str,
-    host: &str,
     limits: Limits,
 ) -> Result<Rendered, RenderError> {
+    let PageRequest {
+        xml,
+        file_name,
+        site_dir,
+        page,
+        host,
+    } = req;
     let doc = xslt::parse_document(xml, file_name)?;
     let outline = Outline::of(&doc);
     let (page, found) = if page.is_empty() {

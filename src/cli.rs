@@ -1,0 +1,114 @@
+//! The command line: clap definitions only. Every option can also come from a `VITRINE_*`
+//! environment variable; validation into typed settings happens in [`crate::cmd`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Vitrine publishes professional mini-sites: Host -> domain map -> site XML -> XSL theme -> HTML.
+#[derive(Debug, Parser)]
+#[command(name = "vitrine", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the sites over HTTP.
+    Serve(ServeArgs),
+    /// Read and edit the Redis domain map by hand.
+    Domains(DomainsArgs),
+}
+
+/// Where sites and themes live.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Sites root: SHARD/ID/site.xml and SHARD/ID/media/.
+    #[arg(long, env = "VITRINE_SITES", default_value = "sample-sites")]
+    pub sites: PathBuf,
+    /// Stylesheets folder: NAME.xsl themes, common/, assets/.
+    #[arg(long, env = "VITRINE_STYLESHEETS", default_value = "stylesheets")]
+    pub stylesheets: PathBuf,
+}
+
+/// `vitrine serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VITRINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Redis URL of the domain map (redis://HOST:PORT/DB). Without it, an in-memory map is
+    /// built from the domains the site XMLs declare.
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
+    /// Render threads (parse + transform); default: one per core.
+    #[arg(long, env = "VITRINE_RENDER_THREADS")]
+    pub render_threads: Option<usize>,
+    /// Renders allowed to wait for a thread before new ones are refused with 503.
+    #[arg(long, env = "VITRINE_RENDER_QUEUE", default_value_t = 256)]
+    pub render_queue: usize,
+    /// Most client connections open at once.
+    #[arg(long, env = "VITRINE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "VITRINE_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "VITRINE_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+    /// Milliseconds a domain-map lookup may take before the request gets 503.
+    #[arg(long, env = "VITRINE_MAP_DEADLINE_MS", default_value_t = 250)]
+    pub map_deadline_ms: u64,
+    /// Do not watch the stylesheets folder for changes.
+    #[arg(long, env = "VITRINE_NO_WATCH")]
+    pub no_watch: bool,
+}
+
+/// `vitrine domains`.
+#[derive(Debug, Clone, Args)]
+pub struct DomainsArgs {
+    /// Redis URL of the domain map.
+    #[arg(long, env = "VITRINE_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Sites root, to check that paths exist.
+    #[arg(long, env = "VITRINE_SITES", default_value = "sample-sites")]
+    pub sites: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DomainsAction,
+}
+
+/// `vitrine domains ...` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DomainsAction {
+    /// Print the site file a host maps to.
+    Get {
+        /// Host name (any case, port, IDN form).
+        host: String,
+    },
+    /// Map a host to a site file (path relative to the sites root).
+    Set {
+        /// Host name.
+        host: String,
+        /// SHARD/ID/site.xml.
+        path: String,
+    },
+    /// Remove a host from the map.
+    Rm {
+        /// Host name.
+        host: String,
+    },
+    /// List every mapped host.
+    List,
+    /// Import "HOST PATH" lines from a file ("-" for stdin); blank lines and # comments skipped.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,151 @@
+//! `vitrine serve`: load themes, open the domain map, start the render pool and the theme
+//! watcher, then serve until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::fsx::Root;
+use crate::render::{Limits, RenderPool, Themes};
+use crate::server::{AppState, Server, ServerOptions};
+use crate::site::memory::MemoryMap;
+use crate::site::redis::RedisMap;
+use crate::site::DomainMap;
+use crate::watch::{self, ThemeWatcher};
+
+/// A server ready to run, with what must stay alive while it runs.
+pub struct Prepared {
+    /// The bound server.
+    pub server: Server,
+    /// Shared state (themes, map, pool), for callers that inspect it.
+    pub state: Arc<AppState>,
+    /// The stylesheet watcher, if enabled.
+    pub watcher: Option<ThemeWatcher>,
+}
+
+/// Validates the arguments and builds everything short of serving.
+pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
+    let sites_dir = &args.data.sites;
+    let styles_dir = &args.data.stylesheets;
+    if !sites_dir.is_dir() {
+        bail!(
+            "sites folder {} does not exist: pass --sites DIR (or VITRINE_SITES)",
+            sites_dir.display()
+        );
+    }
+    if !styles_dir.is_dir() {
+        bail!(
+            "stylesheets folder {} does not exist: pass --stylesheets DIR (or VITRINE_STYLESHEETS)",
+            styles_dir.display()
+        );
+    }
+    let (themes, outcomes) = Themes::load(styles_dir)?;
+    watch::log_outcomes(&outcomes);
+    if themes.names().is_empty() {
+        bail!(
+            "no theme of {} compiles; fix the errors above before serving",
+            styles_dir.display()
+        );
+    }
+    let themes = Arc::new(themes);
+
+    let deadline = Duration::from_millis(args.map_deadline_ms.max(1));
+    let map = match &args.redis {
+        Some(url) => DomainMap::Redis(RedisMap::connect(url, deadline).await.with_context(|| {
+            format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
+        })?),
+        None => {
+            let (map, conflicts) = MemoryMap::from_sites(sites_dir)?;
+            for c in conflicts {
+                tracing::warn!("{}", c.0);
+            }
+            DomainMap::Memory(map)
+        }
+    };
+
+    let sites = Root::open(sites_dir)
+        .with_context(|| format!("cannot open sites folder {}", sites_dir.display()))?;
+    let assets_dir = styles_dir.join("assets");
+    let assets = Root::open(&assets_dir).with_context(|| {
+        format!(
+            "cannot open theme assets folder {} (create it, even empty)",
+            assets_dir.display()
+        )
+    })?;
+    let threads = args
+        .render_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let pool =
+        RenderPool::new(threads, args.render_queue).context("cannot start render threads")?;
+
+    let state = Arc::new(AppState {
+        map,
+        sites,
+        assets,
+        themes: themes.clone(),
+        pool,
+        limits: Limits::default(),
+    });
+    let watcher = if args.no_watch {
+        None
+    } else {
+        Some(watch::watch_themes(themes, watch::log_outcomes).context(
+            "cannot watch the stylesheets folder (use --no-watch to serve without hot reload)",
+        )?)
+    };
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}: is another server using it? (--listen ADDR)",
+            args.listen
+        )
+    })?;
+    let options = ServerOptions {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    let server = Server::new(listener, state.clone(), options);
+    tracing::info!(
+        "serving {} with themes [{}] and the {} on http://{} ({} render threads)",
+        sites_dir.display(),
+        state.themes.names().join(", "),
+        state.map.describe(),
+        server.local_addr()?,
+        threads
+    );
+    Ok(Prepared {
+        server,
+        state,
+        watcher,
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested; draining connections");
+}
+
+/// Runs `vitrine serve`.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(&args).await?;
+    let _watcher = prepared.watcher;
+    prepared.server.run(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

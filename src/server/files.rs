@@ -1,0 +1,141 @@
+//! Files served as they are: site media (photos, videos) and theme assets (CSS, fonts).
+//! Opened beneath their root only ([`crate::fsx::Root`]), typed from an allow-list of
+//! extensions, with validators, and with single `Range` requests for video seeking.
+
+use std::io::SeekFrom;
+use std::os::unix::fs::MetadataExt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::range::{self, RangeOutcome};
+use super::response::{full, header_str, http_date, not_modified, Body, ServeError};
+use crate::fsx::{RelPath, Root};
+
+/// Content-Type by extension; anything else is refused (404), which also keeps stray files
+/// (backups, sources) from being served.
+pub fn content_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "mp4" | "m4v" => "video/mp4",
+        "webm" => "video/webm",
+        "ogv" => "video/ogg",
+        "vtt" => "text/vtt; charset=utf-8",
+        "pdf" => "application/pdf",
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "txt" => "text/plain; charset=utf-8",
+        _ => return None,
+    })
+}
+
+/// Serves `rel` beneath `root`, honouring conditional and Range headers.
+pub async fn serve(
+    root: &Root,
+    rel: &RelPath,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ServeError> {
+    let ctype = content_type(rel.as_str()).ok_or(ServeError::NotFound)?;
+    // openat2 on a cached dentry is a few microseconds: not worth a thread hop.
+    let file = root.open_file(rel).map_err(|_| ServeError::NotFound)?;
+    let meta = file.metadata().map_err(|_| ServeError::NotFound)?;
+    let size = meta.len();
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let etag = format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        meta.ino(),
+        size,
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+
+    let mut resp = Response::new(full(Bytes::new()));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex ETag"),
+    );
+    h.insert(header::LAST_MODIFIED, http_date(modified));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if ctype == "image/svg+xml" {
+        // An SVG opened directly must not run script in the site's origin.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+        );
+    }
+
+    if not_modified(
+        header_str(headers, header::IF_NONE_MATCH),
+        header_str(headers, header::IF_MODIFIED_SINCE),
+        &etag,
+        modified,
+    ) {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(resp);
+    }
+
+    let (start, len) = match range::evaluate(
+        header_str(headers, header::RANGE),
+        header_str(headers, header::IF_RANGE),
+        size,
+        &etag,
+        Some(modified),
+    ) {
+        RangeOutcome::Full => (0, size),
+        RangeOutcome::Partial { start, end } => {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            resp.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("ASCII"),
+            );
+            (start, end - start + 1)
+        }
+        RangeOutcome::Unsatisfiable => {
+            *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            resp.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII"),
+            );
+            return Ok(resp);
+        }
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+
+    let mut file = tokio::fs::File::from_std(file);
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))
+            .await
+            .map_err(|_| ServeError::NotFound)?;
+    }
+    let stream = ReaderStream::with_capacity(file.take(len), 64 * 1024).map_ok(Frame::data);
+    *resp.body_mut() = BodyExt::boxed(StreamBody::new(stream));
+    Ok(resp)
+}

@@ -1,0 +1,376 @@
+//! The request pipeline, top to bottom:
+//!
+//! 1. **Method**: GET and HEAD only (405 otherwise). `/healthz` answers here, for any host.
+//! 2. **Host**: `:authority` or the single `Host` header, normalised (400 if invalid).
+//! 3. **Route**: `/assets/…` (theme assets, shared by every site) is served without a lookup.
+//! 4. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
+//! 5. **Dispatch**: `/media/…` (the site's files, with Range), `/robots.txt`, `/sitemap.xml`,
+//!    or a page: `/` is the first page, `/<page-id>` a named one.
+//! 6. **Render** (on the render pool, never on the reactor): read the XML fresh from disk,
+//!    find its theme from the prolog, answer 304 if the client's ETag or date still matches
+//!    (before any parse), else parse, transform, compress.
+//! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
+//!
+//! Every failure becomes a [`ServeError`], turned into a response in one place
+//! ([`super::response::error_response`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::files;
+use super::response::{
+    error_response, full, header_str, http_date, not_modified, Body, Coding, ServeError,
+};
+use super::AppState;
+use crate::fsx::RelPath;
+use crate::render::{self, Outline, RenderError};
+use crate::site::{self, Host};
+
+/// Handles one request; never fails (errors become error pages).
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let head = req.method() == Method::HEAD;
+    let mut resp = match route(&state, &req).await {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err),
+    };
+    if head {
+        // HEAD gets the GET headers (Content-Length included) and no body.
+        *resp.body_mut() = full(Bytes::new());
+    }
+    resp
+}
+
+/// What the path asks for, once the site is known.
+enum Target {
+    Page(String),
+    Media(String),
+    Robots,
+    Sitemap,
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>, ServeError> {
+    // 1. Method
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ServeError::MethodNotAllowed);
+    }
+    let path = req.uri().path();
+    if path == "/healthz" {
+        let mut resp = Response::new(full(Bytes::from_static(b"ok\n")));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Ok(resp);
+    }
+
+    // 2. Host
+    let host_lines: Vec<&[u8]> = req
+        .headers()
+        .get_all(header::HOST)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let host = Host::from_request(req.uri().authority().map(|a| a.as_str()), &host_lines)?;
+
+    // 3. Theme assets need no site.
+    if let Some(rest) = path.strip_prefix("/assets/") {
+        let rel = RelPath::from_url_path(rest).map_err(|_| ServeError::NotFound)?;
+        return files::serve(&state.assets, &rel, req.headers()).await;
+    }
+
+    // 4. Resolve
+    let value = state
+        .map
+        .resolve(&host)
+        .await?
+        .ok_or_else(|| ServeError::UnknownHost(host.to_string()))?;
+    let rel = site::parse_map_value(&host, &value)?;
+
+    // 5. Dispatch
+    let target = if let Some(rest) = path.strip_prefix("/media/") {
+        Target::Media(rest.to_owned())
+    } else if path == "/robots.txt" {
+        Target::Robots
+    } else if path == "/sitemap.xml" {
+        Target::Sitemap
+    } else {
+        let page = path.trim_start_matches('/');
+        let page = page.strip_suffix('/').unwrap_or(page);
+        Target::Page(page.chars().take(100).collect())
+    };
+    match target {
+        Target::Media(rest) => {
+            let site_dir = rel.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let media = RelPath::from_url_path(&rest).map_err(|_| ServeError::NotFound)?;
+            let full_rel = RelPath::parse(&format!("{site_dir}/media/{}", media.as_str()))
+                .map_err(|_| ServeError::NotFound)?;
+            files::serve(&state.sites, &full_rel, req.headers()).await
+        }
+        Target::Robots => robots(state, host, rel).await,
+        Target::Sitemap => sitemap(state, host, rel).await,
+        Target::Page(page) => page_response(state, host, rel, page, req.headers()).await,
+    }
+}
+
+/// What the render thread hands back for a page.
+enum PageOutcome {
+    NotModified {
+        etag: String,
+        last_modified: SystemTime,
+    },
+    Rendered {
+        body: Bytes,
+        content_type: String,
+        found: bool,
+        coding: Coding,
+        etag: String,
+        last_modified: SystemTime,
+    },
+}
+
+async fn page_response(
+    state: &Arc<AppState>,
+    host: Host,
+    rel: RelPath,
+    page: String,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ServeError> {
+    let coding = Coding::negotiate(header_str(headers, header::ACCEPT_ENCODING));
+    let inm = header_str(headers, header::IF_NONE_MATCH).map(str::to_owned);
+    let ims = header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned);
+    let st = state.clone();
+    // 6. Render, off the reactor.
+    let outcome = state
+        .pool
+        .run(move || -> Result<PageOutcome, ServeError> {
+            let file = site::read_site(&st.sites, &host, rel)?;
+            let render_err = |source| ServeError::Render {
+                host: host.to_string(),
+                source,
+            };
+            let theme_name = render::sniff_theme(&file.bytes).map_err(|why| {
+                render_err(RenderError::UnknownTheme {
+                    site: file.rel.to_string(),
+                    theme: why.to_owned(),
+                })
+            })?;
+            let theme = st.themes.get(theme_name).ok_or_else(|| {
+                render_err(RenderError::UnknownTheme {
+                    site: file.rel.to_string(),
+                    theme: theme_name.to_owned(),
+                })
+            })?;
+            let etag = format!(
+                "\"{:016x}{:016x}{}\"",
+                file.stamp,
+                theme.version,
+                coding.etag_suffix()
+            );
+            let last_modified = file.modified.max(theme.modified);
+            if not_modified(inm.as_deref(), ims.as_deref(), &etag, last_modified) {
+                return Ok(PageOutcome::NotModified {
+                    etag,
+                    last_modified,
+                });
+            }
+            let site_dir = st.sites.path().join(file.dir());
+            let file_name = st.sites.path().join(file.rel.as_str());
+            let rendered = render::render_page(
+                render::PageRequest {
+                    xml: &file.bytes,
+                    file_name: &file_name.to_string_lossy(),
+                    site_dir: &site_dir,
+                    page: &page,
+                    host: host.as_str(),
+                },
+                &theme,
+                st.themes.dir(),
+                st.limits,
+            )
+            .map_err(render_err)?;
+            let body = match coding {
+                Coding::Identity => rendered.body,
+                c => c.encode(&rendered.body).map_err(|e| {
+                    render_err(RenderError::Dir {
+                        dir: PathBuf::from("(compression)"),
+                        source: e,
+                    })
+                })?,
+            };
+            Ok(PageOutcome::Rendered {
+                body,
+                content_type: rendered.content_type,
+                found: rendered.found,
+                coding,
+                etag,
+                last_modified,
+            })
+        })
+        .await??;
+
+    // 7. Respond
+    let mut resp = match outcome {
+        PageOutcome::NotModified {
+            etag,
+            last_modified,
+        } => {
+            let mut resp = Response::new(full(Bytes::new()));
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            set_validators(resp.headers_mut(), &etag, last_modified);
+            resp
+        }
+        PageOutcome::Rendered {
+            body,
+            content_type,
+            found,
+            coding,
+            etag,
+            last_modified,
+        } => {
+            let mut resp = Response::new(full(body));
+            if !found {
+                *resp.status_mut() = StatusCode::NOT_FOUND;
+            }
+            let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            if let Some(token) = coding.token() {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+            }
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            set_validators(h, &etag, last_modified);
+            resp
+        }
+    };
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Ok(resp)
+}
+
+fn set_validators(h: &mut HeaderMap, etag: &str, last_modified: SystemTime) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::LAST_MODIFIED, http_date(last_modified));
+    // Revalidate every time: a regenerated site must be visible on the next request.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+/// Reads and parses the site (no transform) on the pool, for robots.txt and sitemap.xml.
+async fn outline(
+    state: &Arc<AppState>,
+    host: Host,
+    rel: RelPath,
+) -> Result<(Outline, SystemTime), ServeError> {
+    let st = state.clone();
+    state
+        .pool
+        .run(move || {
+            let file = site::read_site(&st.sites, &host, rel)?;
+            let name = st.sites.path().join(file.rel.as_str());
+            let doc = render::xslt::parse_document(&file.bytes, &name.to_string_lossy()).map_err(
+                |e| ServeError::Render {
+                    host: host.to_string(),
+                    source: e.into(),
+                },
+            )?;
+            Ok((Outline::of(&doc), file.modified))
+        })
+        .await?
+}
+
+fn text_response(body: String, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::from(body)));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn canonical_host<'a>(outline: &'a Outline, host: &'a Host) -> &'a str {
+    outline.main_domain().unwrap_or(host.as_str())
+}
+
+async fn robots(
+    state: &Arc<AppState>,
+    host: Host,
+    rel: RelPath,
+) -> Result<Response<Body>, ServeError> {
+    let (outline, _) = outline(state, host.clone(), rel).await?;
+    let body = format!(
+        "User-agent: *\nAllow: /\nSitemap: https://{}/sitemap.xml\n",
+        canonical_host(&outline, &host)
+    );
+    Ok(text_response(body, "text/plain; charset=utf-8"))
+}
+
+async fn sitemap(
+    state: &Arc<AppState>,
+    host: Host,
+    rel: RelPath,
+) -> Result<Response<Body>, ServeError> {
+    let (outline, modified) = outline(state, host.clone(), rel).await?;
+    let base = canonical_host(&outline, &host);
+    let lastmod = httpdate_to_w3c(modified);
+    let mut body = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for (i, page) in outline.pages.iter().enumerate() {
+        // Page ids are [a-z0-9-] (schema-checked), so they need no escaping in a URL or XML.
+        let loc = if i == 0 {
+            format!("https://{base}/")
+        } else {
+            format!("https://{base}/{page}")
+        };
+        body.push_str(&format!(
+            "  <url><loc>{loc}</loc><lastmod>{lastmod}</lastmod></url>\n"
+        ));
+    }
+    body.push_str("</urlset>\n");
+    Ok(text_response(body, "application/xml; charset=utf-8"))
+}
+
+/// `YYYY-MM-DD` of a time, for sitemap `lastmod`.
+fn httpdate_to_w3c(t: SystemTime) -> String {
+    let days = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date crate for one field.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn w3c_dates() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000);
+        assert_eq!(httpdate_to_w3c(t), "2026-11-18");
+        assert_eq!(httpdate_to_w3c(SystemTime::UNIX_EPOCH), "1970-01-01");
+    }
+}

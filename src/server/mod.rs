@@ -1,0 +1,163 @@
+//! The HTTP server: accept loop, connection limits, timeouts and graceful shutdown. The
+//! request pipeline itself is in [`handler`]; the error -> status mapping in [`response`].
+//!
+//! Lifecycle: the caller binds the listener and passes it in with a shutdown future
+//! ([`Server::run`]), so tests run on port 0 and stop the server through a channel. A
+//! connection permit is taken *before* `accept`, so excess connections wait in the kernel
+//! backlog instead of becoming tasks. hyper's header-read timeout only works with a timer
+//! installed, so one is. On shutdown the listener is closed at once (new connections are
+//! refused), in-flight requests finish, and connections still open after the grace period
+//! are dropped.
+
+pub mod files;
+pub mod handler;
+pub mod range;
+pub mod response;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::fsx::Root;
+use crate::render::{Limits, RenderPool, Themes};
+use crate::site::DomainMap;
+
+/// Everything a request needs, shared by all connections.
+pub struct AppState {
+    /// Host -> site file.
+    pub map: DomainMap,
+    /// The sites root.
+    pub sites: Root,
+    /// The theme assets root (`STYLESHEETS/assets`).
+    pub assets: Root,
+    /// Compiled themes.
+    pub themes: Arc<Themes>,
+    /// Render threads.
+    pub pool: RenderPool,
+    /// Budgets of one transform.
+    pub limits: Limits,
+}
+
+/// Connection-level settings.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Time allowed to receive a request's headers (slow clients are cut off).
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may run after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    options: ServerOptions,
+}
+
+impl Server {
+    /// Wraps a bound listener.
+    pub fn new(listener: TcpListener, state: Arc<AppState>, options: ServerOptions) -> Server {
+        Server {
+            listener,
+            state,
+            options,
+        }
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then drains within the grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let Server {
+            listener,
+            state,
+            options,
+        } = self;
+        let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .max_buf_size(64 * 1024);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(128)
+            .max_header_list_size(64 * 1024);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(5);
+
+        loop {
+            let permit = tokio::select! {
+                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
+                () = &mut shutdown => break,
+            };
+            let (stream, _peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => {
+                        backoff = Duration::from_millis(5);
+                        conn
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(handler::handle(state, req).await) }
+            });
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection ended with error: {e}");
+                }
+                drop(permit);
+            });
+        }
+
+        // Closing the listener refuses new connections while the others drain.
+        drop(listener);
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections drained"),
+            () = tokio::time::sleep(options.shutdown_grace) => {
+                tracing::warn!("shutdown grace period of {:?} elapsed; dropping open connections", options.shutdown_grace);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! Sites: from a request's host name to the bytes of that site's XML file.
+//!
+//! This module owns host normalisation ([`host`]), the domain map that maps a normalised host
+//! to a site XML path relative to the sites root ([`DomainMap`]: Redis in production,
+//! [`memory`] for a first run without Redis) and the confined, size-capped read of a site file
+//! ([`read_site`]). Only [`redis`] talks to Redis.
+
+pub mod host;
+pub mod memory;
+pub mod redis;
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::fsx::{RelPath, Root};
+use crate::render::xslt::MAX_XML_BYTES;
+pub use host::{Host, HostError};
+
+/// Errors of the site domain.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    /// The map names a path that is not a valid relative path.
+    #[error("domain map entry for {host} is {value:?}, not a path inside the sites folder: fix it with `vitrine domains set {host} SHARD/ID/site.xml`")]
+    BadMapValue {
+        /// The host looked up.
+        host: String,
+        /// The stored value.
+        value: String,
+    },
+    /// The map answered, but the file it names is missing or unreadable.
+    #[error("{host} maps to {path}, which cannot be read under the sites folder ({source}): re-export the site or fix the map entry")]
+    Unreadable {
+        /// The host.
+        host: String,
+        /// The relative path from the map.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The site file is larger than the parser accepts.
+    #[error("{path}: {size} bytes is over the {MAX_XML_BYTES}-byte limit for a site file")]
+    TooLarge {
+        /// The relative path.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+}
+
+/// Errors of the domain map itself.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// Redis did not answer (down, paused, unreachable) within the deadline.
+    #[error("domain map unavailable ({what}): {detail}")]
+    Unavailable {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        detail: String,
+    },
+    /// A value given to the map is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A file could not be read while building or importing a map.
+    #[error("{path}: {detail}")]
+    Source {
+        /// The file.
+        path: String,
+        /// What went wrong, with the line if any.
+        detail: String,
+    },
+}
+
+/// The domain map: normalised host -> site XML path (relative to the sites root).
+pub enum DomainMap {
+    /// In-memory map built from the sites folder; for a first run without Redis.
+    Memory(memory::MemoryMap),
+    /// The production map in Redis.
+    Redis(redis::RedisMap),
+}
+
+impl DomainMap {
+    /// Looks `host` up. `Ok(None)` means the map does not know it.
+    pub async fn resolve(&self, host: &Host) -> Result<Option<String>, MapError> {
+        match self {
+            DomainMap::Memory(m) => Ok(m.get(host.as_str())),
+            DomainMap::Redis(r) => r.get(host.as_str()).await,
+        }
+    }
+
+    /// A short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            DomainMap::Memory(m) => format!("in-memory map of {} domains", m.len()),
+            DomainMap::Redis(r) => format!("Redis map at {}", r.url()),
+        }
+    }
+}
+
+/// The shard folder of a site id: low byte of the 32-bit FNV-1a hash, two hex digits.
+pub fn shard(site_id: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in site_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{:02x}", h & 0xff)
+}
+
+/// The map value (path relative to the sites root) of a site id.
+pub fn site_path(site_id: &str) -> String {
+    format!("{}/{site_id}/site.xml", shard(site_id))
+}
+
+/// A site file read from disk, with what identifies its version.
+#[derive(Debug)]
+pub struct SiteFile {
+    /// Path relative to the sites root, as stored in the map.
+    pub rel: RelPath,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Modification time.
+    pub modified: SystemTime,
+    /// Hash of (inode, size, mtime): changes whenever the file is replaced or rewritten.
+    pub stamp: u64,
+}
+
+impl SiteFile {
+    /// The site's own folder (relative), parent of `site.xml`, holding `media/`.
+    pub fn dir(&self) -> &str {
+        self.rel
+            .as_str()
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or("")
+    }
+}
+
+/// Validates a map value for `host`.
+pub fn parse_map_value(host: &Host, value: &str) -> Result<RelPath, SiteError> {
+    RelPath::parse(value).map_err(|_| SiteError::BadMapValue {
+        host: host.to_string(),
+        value: value.chars().take(200).collect(),
+    })
+}
+
+/// Reads the site file `rel` beneath `root`: confined (no escape, no symlinks), size-capped.
+pub fn read_site(root: &Root, host: &Host, rel: RelPath) -> Result<SiteFile, SiteError> {
+    let unreadable = |source| SiteError::Unreadable {
+        host: host.to_string(),
+        path: rel.to_string(),
+        source,
+    };
+    let file = root.open_file(&rel).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if meta.len() > MAX_XML_BYTES as u64 {
+        return Err(SiteError::TooLarge {
+            path: rel.to_string(),
+            size: meta.len(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    file.take(MAX_XML_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let stamp = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut h);
+        h.finish()
+    };
+    Ok(SiteFile {
+        rel,
+        bytes,
+        modified,
+        stamp,
+    })
+}
+
+/// Walks a sites root and returns the relative paths of every `site.xml` (`SHARD/ID/site.xml`).
+pub fn list_site_files(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for shard in std::fs::read_dir(root)? {
+        let shard = shard?;
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        let shard_name = shard.file_name().to_string_lossy().into_owned();
+        if shard_name.len() != 2 || !shard_name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        for site in std::fs::read_dir(shard.path())? {
+            let site = site?;
+            if site.path().join("site.xml").is_file() {
+                out.push(format!(
+                    "{shard_name}/{}/site.xml",
+                    site.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Default deadline of one map lookup.
+pub const LOOKUP_DEADLINE: Duration = Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_is_fnv1a_low_byte() {
+        assert_eq!(shard("boulangerie-martin"), "3c");
+        assert_eq!(
+            site_path("boulangerie-martin"),
+            "3c/boulangerie-martin/site.xml"
+        );
+    }
+}
