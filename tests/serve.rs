@@ -1,8 +1,484 @@
-//! End-to-end tests of `vitrine serve`.
+//! End-to-end tests of `vitrine serve`: the real server on a free port, a real redis-server,
+//! real files in a temp copy of the sample sites and stylesheets.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 use crate::support::*;
 
-#[test]
-fn placeholder_harness_starts() {
+/// Every (domain, site path) pair of the sample sites, and each site's page ids.
+fn sample_sites(sites: &Path) -> Vec<(String, Vec<String>, Vec<String>)> {
+    vitrine::site::list_site_files(sites)
+        .unwrap()
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(sites.join(&rel)).unwrap();
+            let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
+            let outline = vitrine::render::Outline::of(&doc);
+            (rel, outline.domains, outline.pages)
+        })
+        .collect()
+}
+
+/// A server backed by a real Redis holding the sample sites' map.
+fn redis_server(fixture: &Fixture) -> (Redis, Server) {
     let redis = Redis::start();
-    assert!(redis.command(&["PING"]).unwrap().contains("PONG"));
+    for (rel, domains, _) in sample_sites(&fixture.sites()) {
+        for d in domains {
+            redis.set(&d, &rel);
+        }
+    }
+    let mut config = ServerConfig::new(fixture);
+    config.redis = Some(redis.url());
+    (redis, Server::start(config))
+}
+
+fn main_domain(fixture: &Fixture, id: &str) -> (String, String, Vec<String>) {
+    let (rel, domains, pages) = sample_sites(&fixture.sites())
+        .into_iter()
+        .find(|(rel, _, _)| rel.contains(&format!("/{id}/")))
+        .unwrap_or_else(|| panic!("sample site {id} missing"));
+    (domains[0].clone(), rel, pages)
+}
+
+#[test]
+fn every_domain_and_page_of_every_sample_site_renders_through_redis() {
+    let fixture = Fixture::new();
+    let (_redis, server) = redis_server(&fixture);
+    let sites = sample_sites(&fixture.sites());
+    assert!(sites.len() >= 12, "expected at least 12 sample sites");
+    let mut pages_seen = 0;
+    for (rel, domains, pages) in &sites {
+        for domain in domains {
+            let resp = server.get(domain, "/");
+            assert_eq!(resp.status, 200, "{domain} / ({rel}): {}", resp.text());
+            assert!(resp.text().starts_with("<!DOCTYPE html>"), "{domain}");
+            assert!(resp.header("content-type").unwrap().starts_with("text/html"));
+        }
+        for (i, page) in pages.iter().enumerate() {
+            let path = if i == 0 { "/".to_owned() } else { format!("/{page}") };
+            let resp = server.get(&domains[0], &path);
+            assert_eq!(resp.status, 200, "{} {path}: {}", domains[0], resp.text());
+            assert!(
+                resp.text().contains("aria-current=\"page\""),
+                "{} {path}: the current page is marked in the navigation",
+                domains[0]
+            );
+            pages_seen += 1;
+        }
+    }
+    assert!(pages_seen > sites.len(), "some sites have several pages");
+}
+
+#[test]
+fn host_normalisation_reaches_the_same_site() {
+    let fixture = Fixture::new();
+    let (_redis, server) = redis_server(&fixture);
+    let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let reference = server.get(&domain, "/").text();
+    for variant in [
+        domain.to_uppercase(),
+        format!("{domain}:8080"),
+        format!("{domain}."),
+        format!("{}.:80", domain.to_uppercase()),
+    ] {
+        let resp = server.get(&variant, "/");
+        assert_eq!(resp.status, 200, "{variant}");
+        assert_eq!(resp.text(), reference, "{variant}");
+    }
+}
+
+#[test]
+fn idn_domain_in_unicode_and_punycode() {
+    let fixture = Fixture::new();
+    let (_redis, server) = redis_server(&fixture);
+    let idn = sample_sites(&fixture.sites())
+        .into_iter()
+        .flat_map(|(_, d, _)| d)
+        .find(|d| d.contains("xn--"))
+        .expect("a sample site has an IDN domain");
+    let (unicode, _) = idna::domain_to_unicode(&idn);
+    let a = server.get(&idn, "/");
+    assert_eq!(a.status, 200);
+    let b = server.get(&unicode, "/");
+    assert_eq!(b.status, 200, "raw UTF-8 Host {unicode}");
+    assert_eq!(a.text(), b.text());
+}
+
+#[test]
+fn unknown_host_and_unknown_page_are_404() {
+    let fixture = Fixture::new();
+    let (_redis, server) = redis_server(&fixture);
+    let resp = server.get("nobody-here.example", "/");
+    assert_eq!(resp.status, 404);
+    assert!(resp.text().contains("No site here"));
+
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let resp = server.get(&domain, "/no-such-page");
+    assert_eq!(resp.status, 404);
+    let xml = std::fs::read_to_string(fixture.sites().join(rel)).unwrap();
+    let name = xml.split("<name>").nth(1).unwrap().split("</name>").next().unwrap();
+    assert!(
+        resp.text().contains(name),
+        "the 404 page is rendered by the site's own theme"
+    );
+    for path in ["/a/b", "/ACCUEIL", "/%2e%2e/etc/passwd"] {
+        assert_eq!(server.get(&domain, path).status, 404, "{path}");
+    }
+}
+
+#[test]
+fn bad_host_headers_get_400() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    for bad in [
+        "",
+        "..example.com",
+        "exa mple.com",
+        "user@boulangerie-martin.fr",
+        "example.com/path",
+        "example.com:99999",
+        "[::1",
+        "a_b.example.com",
+    ] {
+        let resp = server.get(bad, "/");
+        assert_eq!(resp.status, 400, "Host {bad:?}: {}", resp.text());
+    }
+    let missing = server.raw(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(missing.status, 400, "missing Host");
+    let dup = server.raw(
+        b"GET / HTTP/1.1\r\nHost: boulangerie-martin.fr\r\nHost: boulangerie-martin.fr\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(dup.status, 400, "duplicate Host");
+    let control = server.raw(b"GET / HTTP/1.1\r\nHost: exa\x02mple.com\r\nConnection: close\r\n\r\n");
+    assert_eq!(control.status, 400, "control character");
+}
+
+#[test]
+fn robots_sitemap_head_and_healthz() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let (domain, _, pages) = main_domain(&fixture, "boulangerie-martin");
+    let robots = server.get(&domain, "/robots.txt");
+    assert_eq!(robots.status, 200);
+    assert!(robots
+        .text()
+        .contains(&format!("Sitemap: https://{domain}/sitemap.xml")));
+    let sitemap = server.get(&domain, "/sitemap.xml");
+    assert_eq!(sitemap.status, 200);
+    assert!(sitemap.header("content-type").unwrap().contains("xml"));
+    assert!(sitemap.text().contains(&format!("<loc>https://{domain}/</loc>")));
+    for page in &pages[1..] {
+        assert!(sitemap.text().contains(&format!("<loc>https://{domain}/{page}</loc>")));
+    }
+    let get = server.get(&domain, "/");
+    let head = server.request("HEAD", &domain, "/", &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("etag"), get.header("etag"));
+    assert_eq!(head.header("content-type"), get.header("content-type"));
+    assert_eq!(server.get("anything", "/healthz").status, 200);
+    assert_eq!(server.request("POST", &domain, "/", &[]).status, 405);
+}
+
+#[test]
+fn conditional_get_and_compression() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let first = server.get(&domain, "/");
+    let etag = first.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with('"'), "strong ETag");
+    let last_modified = first.header("last-modified").unwrap().to_owned();
+    let again = server.request("GET", &domain, "/", &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    let since = server.request("GET", &domain, "/", &[("If-Modified-Since", &last_modified)]);
+    assert_eq!(since.status, 304);
+    let other = server.request("GET", &domain, "/", &[("If-None-Match", "\"nope\"")]);
+    assert_eq!(other.status, 200);
+
+    use std::io::Read;
+    let gz = server.request("GET", &domain, "/", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert_ne!(gz.header("etag"), Some(etag.as_str()), "each coding has its own ETag");
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut html)
+        .unwrap();
+    assert_eq!(html, first.text());
+    let br = server.request("GET", &domain, "/", &[("Accept-Encoding", "gzip, br")]);
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    let mut html = Vec::new();
+    brotli::Decompressor::new(&br.body[..], 4096)
+        .read_to_end(&mut html)
+        .unwrap();
+    assert_eq!(html, first.body);
+}
+
+#[test]
+fn edited_xml_is_live_on_the_next_request() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let before = server.get(&domain, "/");
+    let path = fixture.sites().join(&rel);
+    let xml = std::fs::read_to_string(&path).unwrap();
+    let name = xml.split("<name>").nth(1).unwrap().split("</name>").next().unwrap().to_owned();
+    let edited = xml.replacen(&format!("<name>{name}</name>"), "<name>Boulangerie Renommée</name>", 1);
+    // Replace atomically, as the exporter does.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, edited).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let after = server.get(&domain, "/");
+    assert!(after.text().contains("Boulangerie Renommée"));
+    assert_ne!(before.header("etag"), after.header("etag"));
+    let old = server.request("GET", &domain, "/", &[("If-None-Match", before.header("etag").unwrap())]);
+    assert_eq!(old.status, 200, "an old ETag no longer matches");
+}
+
+#[test]
+fn a_remap_in_redis_takes_effect_on_the_next_request() {
+    let fixture = Fixture::new();
+    let (redis, server) = redis_server(&fixture);
+    let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let (_, other_rel, _) = main_domain(&fixture, "plomberie-leroy");
+    let before = server.get(&domain, "/").text();
+    // Through the operator command, as at 2 a.m.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["domains", "--redis", &redis.url(), "--sites"])
+        .arg(fixture.sites())
+        .args(["set", &domain.to_uppercase(), &other_rel])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = Instant::now();
+    let after = server.get(&domain, "/").text();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_ne!(before, after);
+    assert!(after.contains("Plomberie") || after.contains("plomberie"), "now serves the other site");
+
+    let get = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["domains", "--redis", &redis.url(), "get", &domain])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), other_rel);
+
+    let rm = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["domains", "--redis", &redis.url(), "rm", &domain])
+        .output()
+        .unwrap();
+    assert!(rm.status.success());
+    assert_eq!(server.get(&domain, "/").status, 404);
+}
+
+#[test]
+fn media_with_range_and_traversal_attempts() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    // Find a site with a video.
+    let (rel, domains, _) = sample_sites(&fixture.sites())
+        .into_iter()
+        .find(|(rel, _, _)| {
+            std::fs::read_to_string(fixture.sites().join(rel))
+                .unwrap()
+                .contains("<video")
+        })
+        .expect("a sample site has a video");
+    let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
+    let src = xml.split("<video").nth(1).unwrap().split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let file = fixture.sites().join(&rel).parent().unwrap().join("media").join(&src);
+    let bytes = std::fs::read(&file).unwrap();
+    let domain = &domains[0];
+    let url = format!("/media/{src}");
+
+    let full = server.get(domain, &url);
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("content-type"), Some("video/mp4"));
+    assert_eq!(full.header("accept-ranges"), Some("bytes"));
+    assert_eq!(full.body, bytes);
+
+    let part = server.request("GET", domain, &url, &[("Range", "bytes=100-199")]);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, &bytes[100..200]);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 100-199/{}", bytes.len()).as_str())
+    );
+    let tail = server.request("GET", domain, &url, &[("Range", "bytes=-10")]);
+    assert_eq!(tail.body, &bytes[bytes.len() - 10..]);
+    let etag = full.header("etag").unwrap();
+    let if_range = server.request("GET", domain, &url, &[("Range", "bytes=0-9"), ("If-Range", etag)]);
+    assert_eq!(if_range.status, 206);
+    let stale = server.request("GET", domain, &url, &[("Range", "bytes=0-9"), ("If-Range", "\"old\"")]);
+    assert_eq!(stale.status, 200, "a stale If-Range gets the whole file");
+    let beyond = server.request("GET", domain, &url, &[("Range", &format!("bytes={}-", bytes.len() + 10))]);
+    assert_eq!(beyond.status, 416);
+
+    // A file outside the site's media folder must never be served.
+    std::fs::write(fixture.dir.path().join("secret.txt"), "TOP SECRET").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", file.parent().unwrap().join("passwd.txt")).unwrap();
+    std::os::unix::fs::symlink(fixture.dir.path().join("secret.txt"), file.parent().unwrap().join("link.txt")).unwrap();
+    for path in [
+        "/media/../site.xml",
+        "/media/%2e%2e/site.xml",
+        "/media/..%2fsite.xml",
+        "/media/%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.txt",
+        "/media/%252e%252e/site.xml",
+        "/media/..\\site.xml",
+        "/media/%5c..%5csite.xml",
+        "/media/x%00.jpg",
+        "/media/%c0%ae%c0%ae/site.xml",
+        "/media//etc/passwd",
+        "/media/passwd.txt",
+        "/media/link.txt",
+        "/media/",
+    ] {
+        let resp = server.get(domain, path);
+        assert_eq!(resp.status, 404, "{path}: {}", resp.text());
+        assert!(!resp.text().contains("TOP SECRET") && !resp.text().contains("root:"), "{path}");
+    }
+    let raw = server.raw(format!("GET /media/../../../secret.txt HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert!(!raw.text().contains("TOP SECRET"));
+}
+
+#[test]
+fn theme_assets_are_served_to_every_site() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let html = server.get(&domain, "/").text();
+    let css = html
+        .split("href=\"/assets/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page links its theme stylesheet");
+    let resp = server.get(&domain, &format!("/assets/{css}"));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(server.get(&domain, "/assets/../classic.xsl").status, 404);
+    assert_eq!(server.get(&domain, "/assets/%2e%2e/classic.xsl").status, 404);
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn a_theme_change_changes_etags_and_a_broken_theme_keeps_the_last_good_one() {
+    let fixture = Fixture::new();
+    let mut config = ServerConfig::new(&fixture);
+    config.watch = true;
+    let server = Server::start(config);
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
+    let theme = xml.split("href=\"").nth(1).unwrap().split(".xsl").next().unwrap().to_owned();
+    let theme_path = fixture.stylesheets().join(format!("{theme}.xsl"));
+    let before = server.get(&domain, "/");
+    let etag = before.header("etag").unwrap().to_owned();
+
+    // A harmless change (a comment) saved the way editors do: temp file, then rename.
+    let original = std::fs::read_to_string(&theme_path).unwrap();
+    let changed = original.replacen("</xsl:stylesheet>", "<!-- v2 --></xsl:stylesheet>", 1);
+    let tmp = fixture.stylesheets().join(format!(".{theme}.xsl.tmp"));
+    std::fs::write(&tmp, &changed).unwrap();
+    std::fs::rename(&tmp, &theme_path).unwrap();
+    wait_for(
+        || server.get(&domain, "/").header("etag") != Some(etag.as_str()),
+        "the theme change to change the ETag",
+    );
+    let revalidate = server.request("GET", &domain, "/", &[("If-None-Match", &etag)]);
+    assert_eq!(revalidate.status, 200, "the old ETag no longer validates");
+
+    // A broken theme: not swapped in, pages keep rendering with the last good version.
+    let good = server.get(&domain, "/");
+    std::fs::write(&theme_path, "<xsl:stylesheet version=\"1.0\" xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\"><xsl:template match=\"/\"><xsl:value-of select=\"((\"/></xsl:template></xsl:stylesheet>").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let still = server.get(&domain, "/");
+    assert_eq!(still.status, 200);
+    assert_eq!(still.header("etag"), good.header("etag"));
+    assert_eq!(still.text(), good.text());
+}
+
+const XSL_HEAD: &str = r#"<?xml version="1.0"?>
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:exsl="http://exslt.org/common" extension-element-prefixes="exsl">
+<xsl:output method="html"/>"#;
+
+/// Points a sample site at a hostile theme and returns (server, domain).
+fn with_hostile_theme(fixture: &Fixture, body: &str) -> (Server, String) {
+    std::fs::write(
+        fixture.stylesheets().join("hostile.xsl"),
+        format!("{XSL_HEAD}{body}</xsl:stylesheet>"),
+    )
+    .unwrap();
+    let (domain, rel, _) = main_domain(fixture, "boulangerie-martin");
+    let path = fixture.sites().join(rel);
+    let xml = std::fs::read_to_string(&path).unwrap();
+    let start = xml.find("<?xml-stylesheet").unwrap();
+    let end = start + xml[start..].find("?>").unwrap() + 2;
+    let xml = format!(
+        "{}<?xml-stylesheet type=\"text/xsl\" href=\"hostile.xsl\"?>{}",
+        &xml[..start],
+        &xml[end..]
+    );
+    std::fs::write(&path, xml).unwrap();
+    (Server::start(ServerConfig::new(fixture)), domain)
+}
+
+#[test]
+fn a_stylesheet_cannot_read_outside_the_roots() {
+    let fixture = Fixture::new();
+    let (server, domain) = with_hostile_theme(
+        &fixture,
+        r#"<xsl:template match="/"><p><xsl:copy-of select="document('/etc/passwd')"/><xsl:copy-of select="document('file:///etc/hostname')"/></p></xsl:template>"#,
+    );
+    let resp = server.get(&domain, "/");
+    assert!(!resp.text().contains("root:"), "{}", resp.text());
+    assert_ne!(resp.status, 200, "the transform fails cleanly");
+    assert!(!resp.text().contains("<p>"), "no half page");
+}
+
+#[test]
+fn a_stylesheet_cannot_write_files() {
+    let fixture = Fixture::new();
+    let target = fixture.dir.path().join("written-by-xslt.txt");
+    let (server, domain) = with_hostile_theme(
+        &fixture,
+        &format!(
+            r#"<xsl:template match="/"><exsl:document href="{}" method="text">pwned</exsl:document><xsl:document href="{}.2" method="text">pwned</xsl:document><p>ok</p></xsl:template>"#,
+            target.display(),
+            target.display()
+        ),
+    );
+    let resp = server.get(&domain, "/");
+    assert_ne!(resp.status, 200);
+    assert!(!target.exists(), "exsl:document wrote a file");
+    assert!(!target.with_extension("txt.2").exists());
+}
+
+#[test]
+fn an_external_entity_in_site_xml_is_not_expanded() {
+    let fixture = Fixture::new();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let path = fixture.sites().join(rel);
+    let xml = std::fs::read_to_string(&path).unwrap();
+    let root = xml.find("<site").unwrap();
+    let evil = format!(
+        "{}<!DOCTYPE site [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n{}",
+        &xml[..root],
+        xml[root..].replacen("<name>", "<name>&xxe;", 1)
+    );
+    std::fs::write(&path, evil).unwrap();
+    let resp = server.get(&domain, "/");
+    assert!(!resp.text().contains("root:"));
+    assert_eq!(resp.status, 500, "a site XML with a DOCTYPE is refused");
 }
