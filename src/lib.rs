@@ -1,2 +1,7 @@
 //! Vitrine library.
 pub mod render;
+
+// Temporary in the `edge` worktree; the lead wires these in main by hand.
+pub mod site {
+    pub mod host;
+}
