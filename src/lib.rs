@@ -2,6 +2,7 @@
 pub mod render;
 
 // Temporary in the `edge` worktree; the lead wires these in main by hand.
+pub mod fsx;
 pub mod site {
     pub mod host;
 }
