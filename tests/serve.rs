@@ -53,10 +53,17 @@ fn every_domain_and_page_of_every_sample_site_renders_through_redis() {
             let resp = server.get(domain, "/");
             assert_eq!(resp.status, 200, "{domain} / ({rel}): {}", resp.text());
             assert!(resp.text().starts_with("<!DOCTYPE html>"), "{domain}");
-            assert!(resp.header("content-type").unwrap().starts_with("text/html"));
+            assert!(resp
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html"));
         }
         for (i, page) in pages.iter().enumerate() {
-            let path = if i == 0 { "/".to_owned() } else { format!("/{page}") };
+            let path = if i == 0 {
+                "/".to_owned()
+            } else {
+                format!("/{page}")
+            };
             let resp = server.get(&domains[0], &path);
             assert_eq!(resp.status, 200, "{} {path}: {}", domains[0], resp.text());
             assert!(
@@ -117,7 +124,13 @@ fn unknown_host_and_unknown_page_are_404() {
     let resp = server.get(&domain, "/no-such-page");
     assert_eq!(resp.status, 404);
     let xml = std::fs::read_to_string(fixture.sites().join(rel)).unwrap();
-    let name = xml.split("<name>").nth(1).unwrap().split("</name>").next().unwrap();
+    let name = xml
+        .split("<name>")
+        .nth(1)
+        .unwrap()
+        .split("</name>")
+        .next()
+        .unwrap();
     assert!(
         resp.text().contains(name),
         "the 404 page is rendered by the site's own theme"
@@ -150,7 +163,8 @@ fn bad_host_headers_get_400() {
         b"GET / HTTP/1.1\r\nHost: boulangerie-martin.fr\r\nHost: boulangerie-martin.fr\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(dup.status, 400, "duplicate Host");
-    let control = server.raw(b"GET / HTTP/1.1\r\nHost: exa\x02mple.com\r\nConnection: close\r\n\r\n");
+    let control =
+        server.raw(b"GET / HTTP/1.1\r\nHost: exa\x02mple.com\r\nConnection: close\r\n\r\n");
     assert_eq!(control.status, 400, "control character");
 }
 
@@ -167,9 +181,13 @@ fn robots_sitemap_head_and_healthz() {
     let sitemap = server.get(&domain, "/sitemap.xml");
     assert_eq!(sitemap.status, 200);
     assert!(sitemap.header("content-type").unwrap().contains("xml"));
-    assert!(sitemap.text().contains(&format!("<loc>https://{domain}/</loc>")));
+    assert!(sitemap
+        .text()
+        .contains(&format!("<loc>https://{domain}/</loc>")));
     for page in &pages[1..] {
-        assert!(sitemap.text().contains(&format!("<loc>https://{domain}/{page}</loc>")));
+        assert!(sitemap
+            .text()
+            .contains(&format!("<loc>https://{domain}/{page}</loc>")));
     }
     let get = server.get(&domain, "/");
     let head = server.request("HEAD", &domain, "/", &[]);
@@ -177,6 +195,10 @@ fn robots_sitemap_head_and_healthz() {
     assert!(head.body.is_empty());
     assert_eq!(head.header("etag"), get.header("etag"));
     assert_eq!(head.header("content-type"), get.header("content-type"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(get.body.len().to_string().as_str())
+    );
     assert_eq!(server.get("anything", "/healthz").status, 200);
     assert_eq!(server.request("POST", &domain, "/", &[]).status, 405);
 }
@@ -193,7 +215,12 @@ fn conditional_get_and_compression() {
     let again = server.request("GET", &domain, "/", &[("If-None-Match", &etag)]);
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
-    let since = server.request("GET", &domain, "/", &[("If-Modified-Since", &last_modified)]);
+    let since = server.request(
+        "GET",
+        &domain,
+        "/",
+        &[("If-Modified-Since", &last_modified)],
+    );
     assert_eq!(since.status, 304);
     let other = server.request("GET", &domain, "/", &[("If-None-Match", "\"nope\"")]);
     assert_eq!(other.status, 200);
@@ -202,7 +229,11 @@ fn conditional_get_and_compression() {
     let gz = server.request("GET", &domain, "/", &[("Accept-Encoding", "gzip")]);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
-    assert_ne!(gz.header("etag"), Some(etag.as_str()), "each coding has its own ETag");
+    assert_ne!(
+        gz.header("etag"),
+        Some(etag.as_str()),
+        "each coding has its own ETag"
+    );
     let mut html = String::new();
     flate2::read::GzDecoder::new(&gz.body[..])
         .read_to_string(&mut html)
@@ -225,8 +256,19 @@ fn edited_xml_is_live_on_the_next_request() {
     let before = server.get(&domain, "/");
     let path = fixture.sites().join(&rel);
     let xml = std::fs::read_to_string(&path).unwrap();
-    let name = xml.split("<name>").nth(1).unwrap().split("</name>").next().unwrap().to_owned();
-    let edited = xml.replacen(&format!("<name>{name}</name>"), "<name>Boulangerie Renommée</name>", 1);
+    let name = xml
+        .split("<name>")
+        .nth(1)
+        .unwrap()
+        .split("</name>")
+        .next()
+        .unwrap()
+        .to_owned();
+    let edited = xml.replacen(
+        &format!("<name>{name}</name>"),
+        "<name>Boulangerie Renommée</name>",
+        1,
+    );
     // Replace atomically, as the exporter does.
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, edited).unwrap();
@@ -234,7 +276,12 @@ fn edited_xml_is_live_on_the_next_request() {
     let after = server.get(&domain, "/");
     assert!(after.text().contains("Boulangerie Renommée"));
     assert_ne!(before.header("etag"), after.header("etag"));
-    let old = server.request("GET", &domain, "/", &[("If-None-Match", before.header("etag").unwrap())]);
+    let old = server.request(
+        "GET",
+        &domain,
+        "/",
+        &[("If-None-Match", before.header("etag").unwrap())],
+    );
     assert_eq!(old.status, 200, "an old ETag no longer matches");
 }
 
@@ -252,12 +299,19 @@ fn a_remap_in_redis_takes_effect_on_the_next_request() {
         .args(["set", &domain.to_uppercase(), &other_rel])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let start = Instant::now();
     let after = server.get(&domain, "/").text();
     assert!(start.elapsed() < Duration::from_secs(1));
     assert_ne!(before, after);
-    assert!(after.contains("Plomberie") || after.contains("plomberie"), "now serves the other site");
+    assert!(
+        after.contains("Plomberie") || after.contains("plomberie"),
+        "now serves the other site"
+    );
 
     let get = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args(["domains", "--redis", &redis.url(), "get", &domain])
@@ -287,8 +341,24 @@ fn media_with_range_and_traversal_attempts() {
         })
         .expect("a sample site has a video");
     let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
-    let src = xml.split("<video").nth(1).unwrap().split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let file = fixture.sites().join(&rel).parent().unwrap().join("media").join(&src);
+    let src = xml
+        .split("<video")
+        .nth(1)
+        .unwrap()
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let file = fixture
+        .sites()
+        .join(&rel)
+        .parent()
+        .unwrap()
+        .join("media")
+        .join(&src);
     let bytes = std::fs::read(&file).unwrap();
     let domain = &domains[0];
     let url = format!("/media/{src}");
@@ -309,17 +379,36 @@ fn media_with_range_and_traversal_attempts() {
     let tail = server.request("GET", domain, &url, &[("Range", "bytes=-10")]);
     assert_eq!(tail.body, &bytes[bytes.len() - 10..]);
     let etag = full.header("etag").unwrap();
-    let if_range = server.request("GET", domain, &url, &[("Range", "bytes=0-9"), ("If-Range", etag)]);
+    let if_range = server.request(
+        "GET",
+        domain,
+        &url,
+        &[("Range", "bytes=0-9"), ("If-Range", etag)],
+    );
     assert_eq!(if_range.status, 206);
-    let stale = server.request("GET", domain, &url, &[("Range", "bytes=0-9"), ("If-Range", "\"old\"")]);
+    let stale = server.request(
+        "GET",
+        domain,
+        &url,
+        &[("Range", "bytes=0-9"), ("If-Range", "\"old\"")],
+    );
     assert_eq!(stale.status, 200, "a stale If-Range gets the whole file");
-    let beyond = server.request("GET", domain, &url, &[("Range", &format!("bytes={}-", bytes.len() + 10))]);
+    let beyond = server.request(
+        "GET",
+        domain,
+        &url,
+        &[("Range", &format!("bytes={}-", bytes.len() + 10))],
+    );
     assert_eq!(beyond.status, 416);
 
     // A file outside the site's media folder must never be served.
     std::fs::write(fixture.dir.path().join("secret.txt"), "TOP SECRET").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", file.parent().unwrap().join("passwd.txt")).unwrap();
-    std::os::unix::fs::symlink(fixture.dir.path().join("secret.txt"), file.parent().unwrap().join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(
+        fixture.dir.path().join("secret.txt"),
+        file.parent().unwrap().join("link.txt"),
+    )
+    .unwrap();
     for path in [
         "/media/../site.xml",
         "/media/%2e%2e/site.xml",
@@ -337,7 +426,10 @@ fn media_with_range_and_traversal_attempts() {
     ] {
         let resp = server.get(domain, path);
         assert_eq!(resp.status, 404, "{path}: {}", resp.text());
-        assert!(!resp.text().contains("TOP SECRET") && !resp.text().contains("root:"), "{path}");
+        assert!(
+            !resp.text().contains("TOP SECRET") && !resp.text().contains("root:"),
+            "{path}"
+        );
     }
     let raw = server.raw(format!("GET /media/../../../secret.txt HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n").as_bytes());
     assert!(!raw.text().contains("TOP SECRET"));
@@ -358,7 +450,10 @@ fn theme_assets_are_served_to_every_site() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(server.get(&domain, "/assets/../classic.xsl").status, 404);
-    assert_eq!(server.get(&domain, "/assets/%2e%2e/classic.xsl").status, 404);
+    assert_eq!(
+        server.get(&domain, "/assets/%2e%2e/classic.xsl").status,
+        404
+    );
 }
 
 fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
@@ -380,7 +475,14 @@ fn a_theme_change_changes_etags_and_a_broken_theme_keeps_the_last_good_one() {
     let server = Server::start(config);
     let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
     let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
-    let theme = xml.split("href=\"").nth(1).unwrap().split(".xsl").next().unwrap().to_owned();
+    let theme = xml
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split(".xsl")
+        .next()
+        .unwrap()
+        .to_owned();
     let theme_path = fixture.stylesheets().join(format!("{theme}.xsl"));
     let before = server.get(&domain, "/");
     let etag = before.header("etag").unwrap().to_owned();
@@ -434,16 +536,32 @@ fn with_hostile_theme(fixture: &Fixture, body: &str) -> (Server, String) {
 }
 
 #[test]
-fn a_stylesheet_cannot_read_outside_the_roots() {
+fn a_stylesheet_cannot_read_outside_the_roots_nor_reach_the_network() {
     let fixture = Fixture::new();
+    // A listener standing for any network service: it must see no connection.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(fixture.dir.path().join("secret.xml"), "<s>TOP SECRET</s>").unwrap();
     let (server, domain) = with_hostile_theme(
         &fixture,
-        r#"<xsl:template match="/"><p><xsl:copy-of select="document('/etc/passwd')"/><xsl:copy-of select="document('file:///etc/hostname')"/></p></xsl:template>"#,
+        &format!(
+            r#"<xsl:template match="/"><p><xsl:copy-of select="document('/etc/passwd')"/>|<xsl:copy-of select="document('file:///etc/hostname')"/>|<xsl:copy-of select="document('../../secret.xml')"/>|<xsl:copy-of select="document('{}')"/>|<xsl:copy-of select="document('http://127.0.0.1:{port}/x.xml')"/></p></xsl:template>"#,
+            fixture.dir.path().join("secret.xml").display()
+        ),
     );
     let resp = server.get(&domain, "/");
-    assert!(!resp.text().contains("root:"), "{}", resp.text());
-    assert_ne!(resp.status, 200, "the transform fails cleanly");
-    assert!(!resp.text().contains("<p>"), "no half page");
+    let text = resp.text();
+    assert!(!text.contains("root:"), "{text}");
+    assert!(!text.contains("TOP SECRET"), "{text}");
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    if !hostname.trim().is_empty() {
+        assert!(!text.contains(hostname.trim()), "{text}");
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "document('http://...') opened a connection"
+    );
 }
 
 #[test]

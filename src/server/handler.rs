@@ -41,6 +41,12 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
     };
     if head {
         // HEAD gets the GET headers (Content-Length included) and no body.
+        if let Some(len) = hyper::body::Body::size_hint(resp.body()).exact() {
+            if !resp.headers().contains_key(header::CONTENT_LENGTH) {
+                resp.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+        }
         *resp.body_mut() = full(Bytes::new());
     }
     resp
