@@ -15,7 +15,7 @@
 
   Parameters come from the publisher (README, "Themes"); $today is an optional extension.
   Security rules the publisher enforces: XSLT 1.0 only, no extension elements or functions,
-  no document(), no disable-output-escaping, no external resources.
+  no reading of other documents, no output-escaping tricks, no external resources.
 -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 

@@ -163,8 +163,11 @@
     </section>
   </xsl:template>
 
+  <!-- $with-closures: also list the closures under the table. Off by default, as every
+       theme already announces them in the banner at the top of the page. -->
   <xsl:template name="hours-block">
     <xsl:param name="level" select="'h2'"/>
+    <xsl:param name="with-closures" select="false()"/>
     <xsl:if test="/site/hours">
       <section class="hours-block" id="horaires" aria-labelledby="hours-title">
         <xsl:element name="{$level}">
@@ -172,7 +175,7 @@
           <xsl:call-template name="t"><xsl:with-param name="key" select="'hours'"/></xsl:call-template>
         </xsl:element>
         <xsl:call-template name="hours-table"/>
-        <xsl:if test="$closures">
+        <xsl:if test="$with-closures and $closures">
           <ul class="closures">
             <xsl:for-each select="$closures">
               <li><xsl:apply-templates select="." mode="sentence"/></li>

@@ -153,7 +153,9 @@
       <xsl:call-template name="media-url"><xsl:with-param name="src" select="@src"/></xsl:call-template>
     </xsl:variable>
     <figure class="video">
-      <video controls="controls" preload="none" playsinline="playsinline">
+      <!-- src on <video> rather than a <source> child: libxml2's HTML serialiser predates
+           HTML5 and would write a stray </source> end tag. -->
+      <video src="{$url}" controls="controls" preload="none" playsinline="playsinline">
         <xsl:if test="@poster">
           <xsl:attribute name="poster">
             <xsl:call-template name="media-url"><xsl:with-param name="src" select="@poster"/></xsl:call-template>
@@ -164,7 +166,6 @@
         <xsl:if test="caption">
           <xsl:attribute name="aria-label"><xsl:value-of select="normalize-space(caption)"/></xsl:attribute>
         </xsl:if>
-        <source src="{$url}" type="{@type}"/>
         <p>
           <xsl:call-template name="t"><xsl:with-param name="key" select="'video-fallback'"/></xsl:call-template>
           <xsl:text> </xsl:text>

@@ -1,7 +1,7 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <!--
   Formatting helpers: prices, times, dates, string replacement and JSON string escaping.
-  Pure XSLT 1.0 (no EXSLT): loops are recursive named templates.
+  Pure XSLT 1.0, no extension functions: loops are recursive named templates.
 -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 

@@ -1,7 +1,7 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <!--
   Interface strings, French and English (any lang that does not start with "fr" gets English).
-  XSLT 1.0 without document() cannot read a lookup table from a file, so the strings are
+  A theme may not read other files (publisher rule), so the strings are
   a plain xsl:choose: one place to add a key or a language.
 -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
