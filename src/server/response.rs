@@ -208,7 +208,7 @@ impl Coding {
             Coding::Brotli => {
                 let mut out = Vec::with_capacity(body.len() / 3);
                 {
-                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 4, 20);
+                    let mut w = brotli::CompressorWriter::new(&mut out, 4096, 3, 18);
                     w.write_all(body)?;
                 }
                 Ok(Bytes::from(out))
