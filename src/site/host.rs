@@ -11,7 +11,7 @@
 //! # Internationalised names
 //!
 //! Browsers send IDNs in punycode, so a raw UTF-8 `Host` only comes from other clients. Such a
-//! name goes through UTS #46 `ToASCII` with the parameters spelled out in [`uts46_to_ascii`]
+//! name goes through UTS #46 `ToASCII` with the parameters spelled out in `uts46_to_ascii`
 //! rather than through `idna::domain_to_ascii` (which lets `_` and other non-LDH ASCII through)
 //! or `idna::domain_to_ascii_strict` (whose `CheckHyphens` refuses hyphens in the third and
 //! fourth positions, i.e. ASCII names such as `ab--cd.fr` that the ASCII path accepts; the two
