@@ -600,3 +600,92 @@ fn an_external_entity_in_site_xml_is_not_expanded() {
     assert!(!resp.text().contains("root:"));
     assert_eq!(resp.status, 500, "a site XML with a DOCTYPE is refused");
 }
+
+#[test]
+fn overload_sheds_with_503_and_retry_after() {
+    let fixture = Fixture::new();
+    let mut config = ServerConfig::new(&fixture);
+    config.render_threads = 1;
+    config.render_queue = 1;
+    let server = std::sync::Arc::new(Server::start(config));
+    let (domain, _, _) = main_domain(&fixture, "le-bistrot-des-halles");
+    let handles: Vec<_> = (0..48)
+        .map(|_| {
+            let server = server.clone();
+            let domain = domain.clone();
+            std::thread::spawn(move || {
+                let r = server.get(&domain, "/");
+                (r.status, r.header("retry-after").map(str::to_owned))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let shed: Vec<_> = results.iter().filter(|(s, _)| *s == 503).collect();
+    assert!(ok >= 1, "some requests are served");
+    assert!(
+        !shed.is_empty(),
+        "48 concurrent renders with 1 thread and a queue of 1 must shed"
+    );
+    assert!(shed.iter().all(|(_, retry)| retry.as_deref() == Some("1")));
+    assert_eq!(ok + shed.len(), results.len(), "{results:?}");
+    // Once the burst is over, the server serves normally.
+    assert_eq!(server.get(&domain, "/").status, 200);
+}
+
+#[test]
+fn the_binary_serves_and_stops_cleanly_on_sigterm() {
+    let fixture = Fixture::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--sites"])
+        .arg(fixture.sites())
+        .arg("--stylesheets")
+        .arg(fixture.stylesheets())
+        .args(["--shutdown-grace", "3"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let get = |path: &str| -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        s.write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: boulangerie-martin.fr\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    wait_for(
+        || get("/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200")),
+        "the server to start",
+    );
+    assert!(get("/").unwrap().starts_with("HTTP/1.1 200"));
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        get("/").is_none(),
+        "new connections are refused after shutdown"
+    );
+}
