@@ -124,13 +124,7 @@ fn unknown_host_and_unknown_page_are_404() {
     let resp = server.get(&domain, "/no-such-page");
     assert_eq!(resp.status, 404);
     let xml = std::fs::read_to_string(fixture.sites().join(rel)).unwrap();
-    let name = xml
-        .split("<name>")
-        .nth(1)
-        .unwrap()
-        .split("</name>")
-        .next()
-        .unwrap();
+    let name = between(&xml, "<name>", "</name>");
     assert!(
         resp.text().contains(name),
         "the 404 page is rendered by the site's own theme"
@@ -256,14 +250,7 @@ fn edited_xml_is_live_on_the_next_request() {
     let before = server.get(&domain, "/");
     let path = fixture.sites().join(&rel);
     let xml = std::fs::read_to_string(&path).unwrap();
-    let name = xml
-        .split("<name>")
-        .nth(1)
-        .unwrap()
-        .split("</name>")
-        .next()
-        .unwrap()
-        .to_owned();
+    let name = between(&xml, "<name>", "</name>").to_owned();
     let edited = xml.replacen(
         &format!("<name>{name}</name>"),
         "<name>Boulangerie Renommée</name>",
@@ -341,17 +328,8 @@ fn media_with_range_and_traversal_attempts() {
         })
         .expect("a sample site has a video");
     let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
-    let src = xml
-        .split("<video")
-        .nth(1)
-        .unwrap()
-        .split("src=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let video = &xml[xml.find("<video").unwrap()..];
+    let src = between(video, "src=\"", "\"").to_owned();
     let file = fixture
         .sites()
         .join(&rel)
@@ -475,14 +453,7 @@ fn a_theme_change_changes_etags_and_a_broken_theme_keeps_the_last_good_one() {
     let server = Server::start(config);
     let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
     let xml = std::fs::read_to_string(fixture.sites().join(&rel)).unwrap();
-    let theme = xml
-        .split("href=\"")
-        .nth(1)
-        .unwrap()
-        .split(".xsl")
-        .next()
-        .unwrap()
-        .to_owned();
+    let theme = between(&xml, "href=\"", ".xsl").to_owned();
     let theme_path = fixture.stylesheets().join(format!("{theme}.xsl"));
     let before = server.get(&domain, "/");
     let etag = before.header("etag").unwrap().to_owned();

@@ -29,6 +29,18 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The text between the first `start` and the next `end` of `text`.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} not found"))
+        + start.len();
+    let len = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("{end:?} not found"));
+    &text[from..from + len]
+}
+
 /// A private copy of the sample sites and stylesheets.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
