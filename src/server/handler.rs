@@ -161,6 +161,7 @@ async fn page_response(
             let file = site::read_site(&st.sites, &host, rel)?;
             let render_err = |source| ServeError::Render {
                 host: host.to_string(),
+                file: file.rel.to_string(),
                 source,
             };
             let theme_name = render::sniff_theme(&file.bytes).map_err(|why| {
@@ -290,6 +291,7 @@ async fn outline(
             let doc = render::xslt::parse_document(&file.bytes, &name.to_string_lossy()).map_err(
                 |e| ServeError::Render {
                     host: host.to_string(),
+                    file: file.rel.to_string(),
                     source: e.into(),
                 },
             )?;

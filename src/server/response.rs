@@ -31,10 +31,12 @@ pub enum ServeError {
     #[error("{0}")]
     Site(#[from] SiteError),
     /// Parsing or transforming failed.
-    #[error("host {host}: {source}")]
+    #[error("host {host}, site file {file}: {source}")]
     Render {
         /// The requested host.
         host: String,
+        /// The site file (relative to the sites root).
+        file: String,
         /// What failed.
         source: RenderError,
     },
