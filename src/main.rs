@@ -1,3 +1,2 @@
-fn main() {
-    println!("Hello, world!");
-}
+//! Placeholder binary of the `replay` branch; the replay subcommands are mounted later.
+fn main() {}
