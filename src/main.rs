@@ -1,2 +1,31 @@
-//! Placeholder binary of the `replay` branch; the replay subcommands are mounted later.
-fn main() {}
+//! Temporary command line of the `replay` branch: only the replay tooling is mounted here;
+//! the lead's main.rs/cli.rs mounts `replay::args` at merge time.
+
+use clap::{Parser, Subcommand};
+use vitrine::replay::{self, ReplayArgs};
+
+#[derive(Parser)]
+#[command(name = "vitrine", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay access logs against a server and report throughput and latency.
+    Replay(ReplayArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Replay(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(replay::run(args))?;
+        }
+    }
+    Ok(())
+}
