@@ -2,7 +2,7 @@
 //! the lead's main.rs/cli.rs mounts `replay::args` at merge time.
 
 use clap::{Parser, Subcommand};
-use vitrine::replay::{self, ReplayArgs};
+use vitrine::replay::{self, GenLogArgs, ReplayArgs};
 
 #[derive(Parser)]
 #[command(name = "vitrine", version, about)]
@@ -15,6 +15,17 @@ struct Cli {
 enum Command {
     /// Replay access logs against a server and report throughput and latency.
     Replay(ReplayArgs),
+    /// Benchmark tooling.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Write a synthetic day of page views for a sites folder.
+    GenLog(GenLogArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,6 +37,9 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(replay::run(args))?;
         }
+        Command::Bench {
+            command: BenchCommand::GenLog(args),
+        } => replay::gen_log(args)?,
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Command-line arguments of `vitrine replay`, as a clap `Args` struct the binary mounts as
-//! a subcommand.
+//! Command-line arguments of `vitrine replay` and `vitrine bench gen-log`, as clap `Args`
+//! structs the binary mounts as subcommands.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +75,56 @@ pub struct ReplayArgs {
     pub quiet: bool,
 }
 
+/// Output format of `vitrine bench gen-log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenFormat {
+    /// Apache `vhost_combined`.
+    VhostCombined,
+    /// nginx `combined` followed by `"$host"` (see `NGINX_HOST_LOG_FORMAT`).
+    NginxHost,
+}
+
+/// `vitrine bench gen-log SITES -o FILE`: write a synthetic day of page views for the sites
+/// of a sites folder as an access log.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenLogArgs {
+    /// Sites root folder (`SITES/<shard>/<site-id>/site.xml`).
+    #[arg(value_name = "SITES")]
+    pub sites: PathBuf,
+
+    /// Output file; gzip-compressed when the name ends in `.gz`; `-` for standard output.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+
+    /// Number of log lines (requests) over the day.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub count: u64,
+
+    /// Zipf exponent of site popularity.
+    #[arg(long, default_value_t = 0.9)]
+    pub zipf: f64,
+
+    /// Zipf exponent of page popularity within a site (the home page is rank 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub page_zipf: f64,
+
+    /// Random seed: the same seed, sites and options give the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value = "vhost-combined")]
+    pub format: GenFormat,
+
+    /// Day of the log (local date, `YYYY-MM-DD`).
+    #[arg(long, default_value = "2026-03-10")]
+    pub date: String,
+
+    /// UTC offset of the log's timestamps (`+0100`); the daily curve follows local time.
+    #[arg(long, default_value = "+0100", allow_hyphen_values = true)]
+    pub utc_offset: String,
+}
+
 /// Parses `1.5s`, `250ms`, `2m`, `1h`, `30us` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -114,6 +164,7 @@ mod tests {
     #[derive(clap::Subcommand)]
     enum Cmd {
         Replay(ReplayArgs),
+        GenLog(GenLogArgs),
     }
 
     #[test]
@@ -142,7 +193,7 @@ mod tests {
             "--json",
         ])
         .unwrap();
-        let Cmd::Replay(a) = cli.cmd;
+        let Cmd::Replay(a) = cli.cmd else { panic!() };
         assert_eq!(a.logs.len(), 2);
         assert_eq!((a.rate, a.speedup, a.concurrency), (Some(5000.0), None, 64));
         assert_eq!(a.timeout, Duration::from_secs(2));
@@ -159,5 +210,21 @@ mod tests {
             "2"
         ])
         .is_err());
+        let cli = Cli::try_parse_from([
+            "vitrine",
+            "gen-log",
+            "sites",
+            "-o",
+            "day.log.gz",
+            "--utc-offset",
+            "-0500",
+        ])
+        .unwrap();
+        let Cmd::GenLog(g) = cli.cmd else { panic!() };
+        assert_eq!(
+            (g.count, g.zipf, g.format),
+            (1_000_000, 0.9, GenFormat::VhostCombined)
+        );
+        assert_eq!(g.utc_offset, "-0500");
     }
 }

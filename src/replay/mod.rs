@@ -1,5 +1,6 @@
-//! Load replay: `vitrine replay` sends the requests of access logs to a server and measures
-//! it.
+//! Load replay: `vitrine replay` sends the requests of real or generated access logs to a
+//! server and measures it; `vitrine bench gen-log` writes a realistic synthetic day of such a
+//! log from a sites folder.
 //!
 //! This module owns the orchestration of a replay:
 //!
@@ -21,6 +22,7 @@ pub mod access_log;
 pub mod args;
 pub mod client;
 mod error;
+pub mod loggen;
 pub mod report;
 pub mod schedule;
 
@@ -36,7 +38,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Barrier, Mutex};
 
 pub use access_log::{LogFormat, Request};
-pub use args::ReplayArgs;
+pub use args::{GenLogArgs, ReplayArgs};
 pub use error::ReplayError;
 pub use report::Report;
 pub use schedule::Mode;
@@ -168,6 +170,11 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
         }
     }
     Ok(report)
+}
+
+/// Writes a synthetic access log (see [`loggen`]).
+pub fn gen_log(args: GenLogArgs) -> Result<(), ReplayError> {
+    loggen::generate(&args).map(|_| ())
 }
 
 fn mode(args: &ReplayArgs) -> Result<Mode, ReplayError> {
