@@ -22,6 +22,21 @@ pub enum Command {
     Serve(ServeArgs),
     /// Read and edit the Redis domain map by hand.
     Domains(DomainsArgs),
+    /// Replay access logs against a server and report throughput and latency.
+    Replay(crate::replay::ReplayArgs),
+    /// Benchmark tooling.
+    Bench {
+        /// What to do.
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// `vitrine bench ...` actions.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write a synthetic day of page views for a sites folder.
+    GenLog(crate::replay::GenLogArgs),
 }
 
 /// Where sites and themes live.

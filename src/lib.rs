@@ -10,6 +10,7 @@
 //!   the only module touching libxml2/libxslt.
 //! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]).
 //! * [`watch`]: stylesheet hot reload.
+//! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod cmd;
 pub mod fsx;
 pub mod render;
+pub mod replay;
 pub mod server;
 pub mod site;
 pub mod watch;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vitrine::cli::{Cli, Command};
+use vitrine::cli::{BenchCommand, Cli, Command};
 use vitrine::cmd;
 
 fn main() -> ExitCode {
@@ -32,6 +32,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Domains(args) => cmd::domains::run(args).await,
+            Command::Replay(args) => cmd::replay::run(args).await,
+            Command::Bench {
+                command: BenchCommand::GenLog(args),
+            } => cmd::replay::gen_log(args).await,
         }
     });
     match result {

@@ -2,4 +2,5 @@
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
 pub mod domains;
+pub mod replay;
 pub mod serve;

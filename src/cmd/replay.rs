@@ -1,0 +1,17 @@
+//! `vitrine replay` and `vitrine bench gen-log`: thin wrappers over [`crate::replay`].
+
+use std::process::ExitCode;
+
+use crate::replay::{self, GenLogArgs, ReplayArgs};
+
+/// Runs `vitrine replay`; the report is printed by the replayer itself.
+pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    replay::run(args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `vitrine bench gen-log` off the async reactor (it is CPU and file bound).
+pub async fn gen_log(args: GenLogArgs) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(move || replay::gen_log(args)).await??;
+    Ok(ExitCode::SUCCESS)
+}
