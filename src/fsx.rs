@@ -251,10 +251,12 @@ impl Root {
             .open(path)?;
         Ok(Root {
             fd: OwnedFd::from(dir),
-            path: path.to_path_buf(),
+            // Canonical once here, so paths built beneath it need no per-request realpath.
+            path: path.canonicalize()?,
         })
     }
 
+    /// The root's canonical path.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -215,11 +215,13 @@ impl LoaderState {
     }
 }
 
-/// Sets the roots the loader accepts for the duration of `f` on this thread.
+/// Sets the roots the loader accepts for the duration of `f` on this thread. The roots must
+/// be canonical (the loader compares canonical paths against them): canonicalising here would
+/// cost several syscalls on every transform.
 fn with_roots<T>(roots: &[&Path], f: impl FnOnce() -> T) -> (T, Vec<PathBuf>) {
     LOADER.with(|l| {
         let mut l = l.borrow_mut();
-        l.roots = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+        l.roots = roots.iter().map(|r| r.to_path_buf()).collect();
         l.loaded.clear();
     });
     let out = f();
@@ -714,7 +716,11 @@ impl Stylesheet {
             })?;
         }
         let raw_doc = doc.into_raw();
-        let (style, mut files) = with_roots(&[root], || {
+        let root = root.canonicalize().map_err(|source| XmlError::Io {
+            file: root.display().to_string(),
+            source,
+        })?;
+        let (style, mut files) = with_roots(&[&root], || {
             // SAFETY: `raw_doc` is a valid document we own; on success the stylesheet takes
             // ownership of it, on failure (NULL) it stays ours and is freed below.
             unsafe { ffi::xsltParseStylesheetDoc(raw_doc) }
@@ -853,7 +859,9 @@ impl Drop for XmlBuffer {
 }
 
 /// Applies `style` to `doc` with string parameters, returning the serialised result.
-/// `roots` are the folders `document()` may read from during this transform.
+/// `roots` are the folders `document()` may read from during this transform; they must be
+/// canonical paths (a [`crate::fsx::Root`] path, or a folder beneath one reached without
+/// symlinks, is).
 pub fn transform(
     style: &Stylesheet,
     doc: Document,
