@@ -30,6 +30,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Once;
 
 use bytes::Bytes;
@@ -62,6 +63,9 @@ extern "C" {
         xpath_op_limit: c_ulong,
     );
     fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    fn vitrine_find_xslt_ns_literal() -> *const u8;
+    fn vitrine_style_share_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
+    fn vitrine_style_unshare_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     fn vitrine_style_output(
         style: ffi::xsltStylesheetPtr,
         method: *mut *const u8,
@@ -403,6 +407,12 @@ fn thread_setup() {
     }
 }
 
+/// libxslt's own copy of the XSLT namespace URI (see `vitrine_find_xslt_ns_literal` in
+/// shim.c), or null when it could not be identified; set once by [`init`]. Compiled
+/// stylesheets point their XSLT namespace declarations at it, which makes libxslt's
+/// "is this an XSLT instruction?" test a pointer comparison.
+static XSLT_NS_LITERAL: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
+
 /// Initialises libxml2 and libxslt once for the process and installs the safety hooks.
 /// Idempotent; every other function of this module calls it first.
 pub fn init() {
@@ -460,6 +470,7 @@ pub fn init() {
             );
             ffi::xsltSetDefaultSecurityPrefs(sec);
             SECURITY_PREFS = sec;
+            XSLT_NS_LITERAL.store(vitrine_find_xslt_ns_literal().cast_mut(), Ordering::Release);
         }
     });
 }
@@ -683,7 +694,15 @@ impl Drop for Stylesheet {
     fn drop(&mut self) {
         // SAFETY: we own the stylesheet (and its document); no transform can hold a reference
         // past our lifetime.
-        unsafe { ffi::xsltFreeStylesheet(self.ptr.as_ptr()) }
+        // Declarations pointing at libxslt's literal get a private copy back first, because
+        // xmlFreeNs frees every namespace URI.
+        unsafe {
+            vitrine_style_unshare_xslt_ns(
+                self.ptr.as_ptr(),
+                XSLT_NS_LITERAL.load(Ordering::Acquire),
+            );
+            ffi::xsltFreeStylesheet(self.ptr.as_ptr())
+        }
     }
 }
 
@@ -746,6 +765,12 @@ impl Stylesheet {
                 messages: take_messages(),
             });
         }
+        // SAFETY: the stylesheet is not shared yet (no other thread can read it); the literal
+        // is either null (then nothing happens) or a NUL-terminated string in libxslt's
+        // read-only segment, which stays mapped for the life of the process. Drop undoes it.
+        unsafe {
+            vitrine_style_share_xslt_ns(style.as_ptr(), XSLT_NS_LITERAL.load(Ordering::Acquire))
+        };
         files.insert(0, abs);
         compiled.files = files;
         compiled.output = compiled.read_output();
@@ -960,6 +985,32 @@ mod tests {
 
     const HEAD: &str =
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+    #[test]
+    fn finds_libxslt_namespace_literal_and_shares_it() {
+        init();
+        let lit = XSLT_NS_LITERAL.load(Ordering::Acquire);
+        assert!(!lit.is_null(), "libxslt's XSLT namespace literal not found");
+        // SAFETY: a non-null literal is a NUL-terminated string in libxslt's read-only data.
+        let text = unsafe { CStr::from_ptr(lit.cast()) };
+        assert_eq!(text.to_bytes(), b"http://www.w3.org/1999/XSL/Transform");
+        let style = Stylesheet::compile(&repo_stylesheets().join("light.xsl"), &repo_stylesheets())
+            .unwrap();
+        // SAFETY: the stylesheet is alive and its document's root element is an
+        // xsl:stylesheet whose namespace declaration was interned at compile time.
+        let href = unsafe {
+            let root = ffi::xmlDocGetRootElement((*style.ptr.as_ptr()).doc);
+            (*(*root).ns).href
+        };
+        assert_eq!(href, lit.cast_const());
+        // Dropping gives the declaration its own copy back (a crash here would mean
+        // xmlFreeNs freed the literal).
+        drop(style);
+    }
+
+    fn repo_stylesheets() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stylesheets")
+    }
 
     #[test]
     fn compiles_with_include_and_applies_string_params() {
