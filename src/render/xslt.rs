@@ -37,6 +37,8 @@ use bytes::Bytes;
 use libmimalloc_sys as mimalloc;
 use libxslt::bindings as ffi;
 
+mod html_writer;
+
 /// Largest XML file (site, stylesheet or `document()` target) this module parses.
 pub const MAX_XML_BYTES: usize = 1 << 20;
 
@@ -49,7 +51,11 @@ const MAX_MESSAGES: usize = 16;
 
 /// Parse options for every document: no network, no entity substitution, no DTD loading,
 /// no XInclude, no HUGE (which would lift libxml2's entity-amplification and depth limits).
-const SAFE_PARSE_OPTIONS: c_int = ffi::xmlParserOption_XML_PARSE_NONET as c_int;
+/// COMPACT stores short text nodes inside the node instead of a separate allocation; parsed
+/// documents are only read (libxslt never edits a text node of its input), which is the
+/// condition libxml2 sets for it.
+const SAFE_PARSE_OPTIONS: c_int =
+    (ffi::xmlParserOption_XML_PARSE_NONET | ffi::xmlParserOption_XML_PARSE_COMPACT) as c_int;
 
 const XSLT_LOAD_DOCUMENT: ffi::xsltLoadType = 2;
 
@@ -64,6 +70,7 @@ extern "C" {
     );
     fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
     fn vitrine_find_xslt_ns_literal() -> *const u8;
+    fn vitrine_style_indent(style: ffi::xsltStylesheetPtr) -> c_int;
     fn vitrine_style_share_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     fn vitrine_style_unshare_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     fn vitrine_style_output(
@@ -681,6 +688,9 @@ pub struct Stylesheet {
     ptr: NonNull<ffi::xsltStylesheet>,
     output: OutputSpec,
     files: Vec<PathBuf>,
+    /// Set when results can go through [`html_writer`] (HTML method, no indentation, UTF-8):
+    /// the encoding name libxslt would write into the page's `<meta>`.
+    html_meta_encoding: Option<CString>,
 }
 
 // SAFETY: after compilation a stylesheet is only read by transforms (libxslt's documented
@@ -758,6 +768,7 @@ impl Stylesheet {
             ptr: style,
             output: OutputSpec::default(),
             files: Vec::new(),
+            html_meta_encoding: None,
         };
         if errors != 0 {
             return Err(XmlError::Compile {
@@ -774,6 +785,7 @@ impl Stylesheet {
         files.insert(0, abs);
         compiled.files = files;
         compiled.output = compiled.read_output();
+        compiled.html_meta_encoding = compiled.html_writer_encoding();
         Ok(compiled)
     }
 
@@ -790,6 +802,21 @@ impl Stylesheet {
                 media_type: s(t),
                 encoding: s(e),
             }
+        }
+    }
+
+    /// Whether [`html_writer`] reproduces what libxslt would write for this stylesheet's
+    /// results: the HTML method without indentation, in UTF-8 (libxslt's default).
+    fn html_writer_encoding(&self) -> Option<CString> {
+        // SAFETY: the stylesheet is alive; reading xsl:output settings has no side effect.
+        let indent = unsafe { vitrine_style_indent(self.ptr.as_ptr()) };
+        if self.output.method != "html" || indent != 0 {
+            return None;
+        }
+        match &self.output.encoding {
+            None => CString::new("UTF-8").ok(),
+            Some(e) if e.eq_ignore_ascii_case("utf-8") => CString::new(e.as_str()).ok(),
+            Some(_) => None,
         }
     }
 
@@ -946,31 +973,64 @@ pub fn transform(
                     messages: take_messages(),
                 });
             }
-            let mut out: *mut u8 = ptr::null_mut();
-            let mut len: c_int = 0;
-            let rc = ffi::xsltSaveResultToString(&mut out, &mut len, res, style.ptr.as_ptr());
-            ffi::xmlFreeDoc(res);
-            match NonNull::new(out) {
-                Some(ptr) if rc == 0 => Ok(Bytes::from_owner(XmlBuffer {
-                    ptr,
-                    len: len.max(0) as usize,
-                })),
-                Some(ptr) => {
-                    drop(XmlBuffer { ptr, len: 0 });
-                    Err(XmlError::Transform {
-                        messages: "serialisation failed".to_owned(),
-                    })
-                }
-                // An empty result tree serialises to nothing.
-                None if rc == 0 => Ok(Bytes::new()),
-                None => Err(XmlError::Transform {
-                    messages: "serialisation failed".to_owned(),
-                }),
+            let result = ResultDoc(res);
+            if let Some(out) = serialize_fast(style, &result) {
+                return Ok(Bytes::from(out));
             }
+            serialize_libxml(style, &result)
         }
     });
     drop(doc);
     result
+}
+
+/// A transform's result tree, freed on drop.
+struct ResultDoc(ffi::xmlDocPtr);
+
+impl Drop for ResultDoc {
+    fn drop(&mut self) {
+        // SAFETY: the result document is owned by this value and freed once.
+        unsafe { ffi::xmlFreeDoc(self.0) }
+    }
+}
+
+/// Serialises with [`html_writer`] when the stylesheet allows it and the tree holds nothing
+/// it does not reproduce exactly; `None` means "use libxml2".
+fn serialize_fast(style: &Stylesheet, result: &ResultDoc) -> Option<Vec<u8>> {
+    let encoding = style.html_meta_encoding.as_ref()?;
+    // SAFETY: the result tree is private to this render; htmlSetMetaEncoding is what
+    // libxslt's own serialisation does first (and does again, harmlessly, if we fall back).
+    unsafe { ffi::htmlSetMetaEncoding(result.0, encoding.as_ptr().cast()) };
+    let mut out = Vec::with_capacity(32 * 1024);
+    // SAFETY: as above; the meta encoding is set.
+    unsafe { html_writer::write_document(result.0, &mut out) }?;
+    Some(out)
+}
+
+/// Serialises with libxslt/libxml2 (`xsltSaveResultToString`).
+fn serialize_libxml(style: &Stylesheet, result: &ResultDoc) -> Result<Bytes, XmlError> {
+    let mut out: *mut u8 = ptr::null_mut();
+    let mut len: c_int = 0;
+    // SAFETY: the stylesheet and the result tree are alive; the output buffer is ours.
+    let rc =
+        unsafe { ffi::xsltSaveResultToString(&mut out, &mut len, result.0, style.ptr.as_ptr()) };
+    match NonNull::new(out) {
+        Some(ptr) if rc == 0 => Ok(Bytes::from_owner(XmlBuffer {
+            ptr,
+            len: len.max(0) as usize,
+        })),
+        Some(ptr) => {
+            drop(XmlBuffer { ptr, len: 0 });
+            Err(XmlError::Transform {
+                messages: "serialisation failed".to_owned(),
+            })
+        }
+        // An empty result tree serialises to nothing.
+        None if rc == 0 => Ok(Bytes::new()),
+        None => Err(XmlError::Transform {
+            messages: "serialisation failed".to_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -985,6 +1045,119 @@ mod tests {
 
     const HEAD: &str =
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+    /// Renders with the HTML writer and with libxml2's serialiser (a second compile of the
+    /// same stylesheet with the writer turned off), for comparison.
+    fn both_serialisers(
+        path: &Path,
+        root: &Path,
+        xml: &[u8],
+        params: &[(&str, &str)],
+    ) -> (Bytes, Bytes) {
+        let fast = Stylesheet::compile(path, root).unwrap();
+        assert!(
+            fast.html_meta_encoding.is_some(),
+            "{path:?} should use the HTML writer"
+        );
+        let mut slow = Stylesheet::compile(path, root).unwrap();
+        slow.html_meta_encoding = None;
+        let run = |style: &Stylesheet| {
+            let doc = parse_document(xml, "t.xml").unwrap();
+            transform(style, doc, params, &[root], Limits::default()).unwrap()
+        };
+        (run(&fast), run(&slow))
+    }
+
+    #[test]
+    fn html_writer_matches_libxml2_on_every_sample_page() {
+        let sites = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sites");
+        let mut pages = 0;
+        for rel in crate::site::list_site_files(&sites).unwrap() {
+            let xml = std::fs::read(sites.join(&rel)).unwrap();
+            let theme = crate::render::sniff_theme(&xml).unwrap();
+            let doc = parse_document(&xml, "t.xml").unwrap();
+            let outline = crate::render::Outline::of(&doc);
+            let mut ids: Vec<String> = outline.pages.clone();
+            ids.push(String::new());
+            for (id, status) in ids
+                .iter()
+                .map(|p| (p.as_str(), "200"))
+                .chain([("nope", "404")])
+            {
+                let params = [("page", id), ("host", "example.fr"), ("status", status)];
+                let (fast, slow) = both_serialisers(
+                    &repo_stylesheets().join(format!("{theme}.xsl")),
+                    &repo_stylesheets(),
+                    &xml,
+                    &params,
+                );
+                assert!(fast.len() > 1000, "{rel} {id}: {} bytes", fast.len());
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&slow),
+                    "{rel} page {id:?}"
+                );
+                pages += 1;
+            }
+        }
+        assert!(pages >= 60, "{pages} pages compared");
+    }
+
+    /// A stylesheet that puts its two parameters everywhere the HTML serialiser treats text
+    /// differently: text, URI and plain attributes, raw-text elements, output escaping off,
+    /// void elements, boolean attributes, empty elements with and without end tags.
+    const HOSTILE_THEME: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="html" encoding="UTF-8" indent="no" doctype-system="about:legacy-compat"/>
+<xsl:param name="t"/><xsl:param name="a"/>
+<xsl:template match="/"><html lang="fr"><head><title><xsl:value-of select="$t"/></title>
+<script><xsl:value-of select="$t"/></script><style><xsl:value-of select="$t"/></style>
+<SCRIPT><xsl:value-of select="$t"/></SCRIPT></head><body>
+<p><xsl:value-of select="$t"/></p><p/><div/><br/><hr/><img src="{$a}" alt="{$a}"/>
+<a href="{$a}" name="{$a}" title="{$a}"><xsl:value-of select="$a"/></a><span name="{$a}"/>
+<form action="{$a}"><input type="checkbox" checked="checked" disabled="{$a}" value="{$a}"/>
+<select><option selected="selected" value="{$a}">x</option></select></form>
+<xsl:value-of select="$t" disable-output-escaping="yes"/><Unknown-Tag data-x="{$a}"/>
+<xsl:comment><xsl:value-of select="translate($t, '-', '_')"/></xsl:comment>
+<xsl:processing-instruction name="pi">x</xsl:processing-instruction>
+<td/><li/><textarea><xsl:value-of select="$t"/></textarea></body></html></xsl:template>
+</xsl:stylesheet>"#;
+
+    #[test]
+    fn html_writer_matches_libxml2_on_hostile_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "hostile.xsl", HOSTILE_THEME);
+        for v in [
+            "",
+            "plain",
+            "  leading blanks and spaces",
+            "<b>&amp; \"double\" 'single' both\"'",
+            "&{ssi} & { } &{no end",
+            "<!-- ssi --> <!-- open",
+            "ctrl \u{1}\u{8}\u{b}\u{c}\u{1f}\t\n\r del\u{7f}",
+            "é ü ß 中文 😀 עברית ‏rtl",
+            "https://exemple.fr/a b?c=d&e=f#g%20h",
+            "]]> </script> </style>",
+        ] {
+            let (fast, slow) = both_serialisers(&path, dir.path(), b"<r/>", &[("t", v), ("a", v)]);
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&slow),
+                "{v:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn html_writer_matches_libxml2_on_any_text(t in "\\PC{0,40}|[<>&{}!\\-\"' \t\r\n\u{1}-\u{1f}a-z]{0,40}", a in "\\PC{0,40}|[<>&{}!\\-\"' \t\r\n\u{1}-\u{1f}a-z%]{0,40}") {
+            let dir = tempfile::tempdir().unwrap();
+            let path = write(dir.path(), "hostile.xsl", HOSTILE_THEME);
+            let (fast, slow) =
+                both_serialisers(&path, dir.path(), b"<r/>", &[("t", &t), ("a", &a)]);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
 
     #[test]
     fn finds_libxslt_namespace_literal_and_shares_it() {
