@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// Do not watch the stylesheets folder for changes.
     #[arg(long, env = "VITRINE_NO_WATCH")]
     pub no_watch: bool,
+    /// Seconds after its last confirmation by Redis during which a host's answer is still
+    /// served while Redis is down (0: never serve a stale answer).
+    #[arg(long, env = "VITRINE_STALE_FOR", default_value_t = 3600)]
+    pub stale_for: u64,
 }
 
 /// `vitrine domains`.

@@ -2,5 +2,6 @@
 
 mod support;
 
+mod faults;
 mod replay;
 mod serve;

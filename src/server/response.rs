@@ -73,7 +73,10 @@ pub fn status_of(err: &ServeError) -> StatusCode {
 /// The neutral page sent for an error (never a half-rendered page).
 pub fn error_response(err: &ServeError) -> Response<Body> {
     let status = status_of(err);
-    if status.is_server_error() {
+    // A map outage is logged once when it starts and once when it ends
+    // (`site::last_known`), not once per request it fails.
+    let outage = matches!(err, ServeError::Map(MapError::Unavailable { .. }));
+    if status.is_server_error() && !outage {
         tracing::warn!(status = status.as_u16(), "{err}");
     } else {
         tracing::debug!(status = status.as_u16(), "{err}");

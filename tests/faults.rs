@@ -1,0 +1,302 @@
+//! Fault injection under a steady stream of requests: Redis killed and restarted, paused,
+//! or cut off behind a black-holing proxy, with the real server and a real redis-server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// The map deadline of these tests; every request must end well within
+/// [`REQUEST_BUDGET`], which is this plus the render and a wide margin for a loaded machine.
+const DEADLINE_MS: u64 = 200;
+const REQUEST_BUDGET: Duration = Duration::from_secs(2);
+const UNKNOWN: &str = "nobody-here.example";
+
+/// One request of the load.
+#[derive(Debug, Clone)]
+struct Sample {
+    host: String,
+    start: Instant,
+    took: Duration,
+    /// Status and `Retry-After`, or the client error.
+    outcome: Result<(u16, Option<String>), String>,
+}
+
+/// A few client threads requesting `hosts` round-robin, each request on a new connection.
+struct Load {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr, hosts: Vec<String>, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..clients)
+            .map(|c| {
+                let (stop, samples, hosts) = (stop.clone(), samples.clone(), hosts.clone());
+                std::thread::spawn(move || {
+                    let mut i = c;
+                    while !stop.load(Ordering::Relaxed) {
+                        let host = &hosts[i % hosts.len()];
+                        i += 1;
+                        let start = Instant::now();
+                        let outcome = try_get(addr, host, "/", Duration::from_secs(10))
+                            .map(|r| (r.status, r.header("retry-after").map(str::to_owned)))
+                            .map_err(|e| e.to_string());
+                        samples.lock().unwrap().push(Sample {
+                            host: host.clone(),
+                            start,
+                            took: start.elapsed(),
+                            outcome,
+                        });
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            samples,
+            threads,
+        }
+    }
+
+    fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        Arc::try_unwrap(self.samples).unwrap().into_inner().unwrap()
+    }
+}
+
+/// The assertions every fault scenario shares, over the whole run: every request got an
+/// answer within the budget; known hosts always 200; the unknown host 404 (map up) or 503
+/// with `Retry-After` (map down), nothing else. Returns the samples started in `outage`.
+fn check_load(samples: &[Sample], outage: (Instant, Instant)) -> Vec<&Sample> {
+    assert!(samples.len() > 50, "only {} requests", samples.len());
+    for s in samples {
+        let (status, retry) = s
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("request for {} failed: {e}", s.host));
+        assert!(
+            s.took < REQUEST_BUDGET,
+            "request for {} took {:?}",
+            s.host,
+            s.took
+        );
+        if s.host == UNKNOWN {
+            assert!(
+                *status == 404 || (*status == 503 && retry.is_some()),
+                "unknown host got {status} (Retry-After {retry:?})"
+            );
+        } else {
+            assert_eq!(*status, 200, "known host {} during the fault", s.host);
+        }
+    }
+    let during: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.start > outage.0 && s.start + s.took < outage.1)
+        .collect();
+    let unknown: Vec<_> = during.iter().filter(|s| s.host == UNKNOWN).collect();
+    let known = during.len() - unknown.len();
+    assert!(
+        known >= 10 && unknown.len() >= 3,
+        "{known} known and {} unknown requests during the outage",
+        unknown.len()
+    );
+    for s in &unknown {
+        assert_eq!(
+            s.outcome.as_ref().unwrap().0,
+            503,
+            "unknown host during the outage: the answer is unknown, not negative"
+        );
+    }
+    during
+}
+
+/// A Redis-backed server whose last known answers include three sample sites.
+struct Setup {
+    fixture: Fixture,
+    redis: Redis,
+    server: Server,
+    known: Vec<String>,
+    /// A known host, and the name of another site it gets remapped to.
+    remap: (String, String, String),
+}
+
+fn setup(redis_url: Option<String>, redis: Redis) -> Setup {
+    let fixture = Fixture::new();
+    for (rel, domains, _) in sample_sites(&fixture.sites()) {
+        for d in domains {
+            redis.set(&d, &rel);
+        }
+    }
+    let mut config = ServerConfig::new(&fixture);
+    config.redis = Some(redis_url.unwrap_or_else(|| redis.url()));
+    config.map_deadline_ms = DEADLINE_MS;
+    let server = Server::start(config);
+    let known: Vec<String> = ["boulangerie-martin", "studio-lumiere", "kine-rousseau"]
+        .iter()
+        .map(|id| main_domain(&fixture, id).0)
+        .collect();
+    // The server learns answers from lookups: visit each known host once.
+    for host in &known {
+        assert_eq!(server.get(host, "/").status, 200, "{host}");
+    }
+    assert_eq!(server.get(UNKNOWN, "/").status, 404);
+    let (_, other_rel, _) = main_domain(&fixture, "plomberie-leroy");
+    let xml = std::fs::read_to_string(fixture.sites().join(&other_rel)).unwrap();
+    let other_name = between(&xml, "<name>", "</name>").to_owned();
+    let remap = (known[0].clone(), other_rel, other_name);
+    Setup {
+        fixture,
+        redis,
+        server,
+        known,
+        remap,
+    }
+}
+
+impl Setup {
+    fn hosts(&self) -> Vec<String> {
+        let mut h = self.known.clone();
+        h.push(UNKNOWN.to_owned());
+        h
+    }
+
+    /// Remaps the first known host (in Redis directly) and returns how long it took the
+    /// server to show the other site.
+    fn remap_and_wait(&self, limit: Duration) -> Duration {
+        let (host, rel, name) = &self.remap;
+        self.redis.set(host, rel);
+        let start = Instant::now();
+        loop {
+            let resp = self.server.get(host, "/");
+            if resp.status == 200 && resp.text().contains(name.as_str()) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the remap of {host} is not visible after {limit:?} (last status {})",
+                resp.status
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn redis_killed_and_restarted_under_load() {
+    let s = setup(None, Redis::start());
+    // Persist the map, as a production Redis does, so the restart brings it back.
+    assert!(s.redis.command(&["SAVE"]).unwrap().starts_with("+OK"));
+    let load = Load::start(s.server.addr, s.hosts(), 3);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut s = s;
+    let killed = Instant::now();
+    s.redis.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    let restarting = Instant::now();
+    s.redis.restart();
+    // The server may still be between reconnection attempts: the remap, made right now,
+    // must be live within a second anyway.
+    let took = s.remap_and_wait(Duration::from_secs(1));
+    let back_at = Instant::now();
+    // Fresh answers again: the unknown host is a plain 404, not a 503.
+    wait_for(
+        || s.server.get(UNKNOWN, "/").status == 404,
+        "a fresh negative answer",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let samples = load.finish();
+
+    check_load(&samples, (killed, restarting));
+    let after_back = samples
+        .iter()
+        .filter(|x| x.start > back_at + Duration::from_millis(100) && x.host == UNKNOWN)
+        .count();
+    assert!(after_back >= 1, "requests continued after the restart");
+    assert_eq!(s.server.get("anything", "/healthz").status, 200);
+    eprintln!(
+        "remap visible {took:?} after the restart; {} requests",
+        samples.len()
+    );
+}
+
+#[test]
+fn redis_paused_then_resumed_under_load() {
+    let s = setup(None, Redis::start());
+    let load = Load::start(s.server.addr, s.hosts(), 3);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let paused = Instant::now();
+    s.redis.pause();
+    std::thread::sleep(Duration::from_secs(3));
+    let resuming = Instant::now();
+    s.redis.resume();
+    let took = s.remap_and_wait(Duration::from_secs(3));
+    wait_for(
+        || s.server.get(UNKNOWN, "/").status == 404,
+        "a fresh negative answer",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let samples = load.finish();
+
+    let during = check_load(&samples, (paused, resuming));
+    // A paused Redis never answers: every request of the pause waited for the deadline,
+    // and not much longer.
+    let slowest = during.iter().map(|x| x.took).max().unwrap();
+    assert!(
+        slowest >= Duration::from_millis(DEADLINE_MS),
+        "requests during the pause did wait for Redis ({slowest:?})"
+    );
+    // Connections replaced during the pause are closed, not leaked: once the queued
+    // connects are accepted and see their end, only a handful remain.
+    wait_for(
+        || {
+            let info = s.redis.command(&["INFO", "clients"]).unwrap();
+            let n: usize = between(&info, "connected_clients:", "\r\n")
+                .parse()
+                .unwrap();
+            n <= 3
+        },
+        "replaced connections to be closed",
+    );
+    eprintln!("remap visible {took:?} after SIGCONT; slowest request during the pause {slowest:?}");
+}
+
+#[test]
+fn a_connection_black_holed_for_good_is_replaced() {
+    let redis = Redis::start();
+    let proxy = BlackHoleProxy::start(redis.port);
+    let s = setup(Some(proxy.url()), redis);
+    let load = Load::start(s.server.addr, s.hosts(), 3);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let cut = Instant::now();
+    proxy.black_hole();
+    std::thread::sleep(Duration::from_secs(2));
+    let restoring = Instant::now();
+    let before = proxy.connections();
+    proxy.restore();
+    // The connection in use is frozen for good: redis-rs never reconnects after a
+    // timeout, so only the server's replacement of the connection brings Redis back.
+    let took = s.remap_and_wait(Duration::from_secs(3));
+    let samples = load.finish();
+
+    check_load(&samples, (cut, restoring));
+    assert!(
+        proxy.connections() > before,
+        "a new connection was opened after the cut"
+    );
+    eprintln!("remap visible {took:?} after the network came back");
+    drop(s.fixture);
+}
