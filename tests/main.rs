@@ -3,5 +3,6 @@
 mod support;
 
 mod faults;
+mod http_edges;
 mod replay;
 mod serve;

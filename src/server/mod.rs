@@ -29,6 +29,15 @@ use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::site::DomainMap;
 
+/// Most bytes of a request head (request line and headers; HTTP/2: the decoded header
+/// list). Beyond, HTTP/1 gets 431 and the connection is closed. Browsers send 1 to 4 KiB;
+/// Caddy caps at 16 KiB and nginx at 4 buffers of 8 KiB. (hyper's `max_buf_size` is what
+/// bounds the head: hyper-util's auto builder does not expose `max_header_size`.)
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Most header fields in a request; beyond, 431. Browsers send about 20.
+pub const MAX_HEADERS: usize = 64;
+
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
     /// Host -> site file.
@@ -101,12 +110,13 @@ impl Server {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
-            .max_buf_size(64 * 1024);
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS);
         builder
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(128)
-            .max_header_list_size(64 * 1024);
+            .max_header_list_size(MAX_HEADER_BYTES as u32);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
