@@ -5,10 +5,13 @@
 //! ([`Server::run`]), so tests run on port 0 and stop the server through a channel. A
 //! connection permit is taken *before* `accept`, so excess connections wait in the kernel
 //! backlog instead of becoming tasks. hyper's header-read timeout only works with a timer
-//! installed, so one is. On shutdown the listener is closed at once (new connections are
+//! installed, so one is; idle connections (including ones that never send a byte, which
+//! hyper would keep forever) are closed by [`conn`]. On shutdown, the connections already
+//! queued in the kernel are accepted, then the listener is closed (new connections are
 //! refused), in-flight requests finish, and connections still open after the grace period
 //! are dropped.
 
+pub mod conn;
 pub mod files;
 pub mod handler;
 pub mod range;
@@ -19,11 +22,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use conn::Phase;
 
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
@@ -59,7 +63,8 @@ pub struct AppState {
 pub struct ServerOptions {
     /// Most connections open at once.
     pub max_connections: usize,
-    /// Time allowed to receive a request's headers (slow clients are cut off).
+    /// Time allowed to receive a request's headers (slow clients are cut off), and the
+    /// longest a connection stays open with no request in progress.
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts.
     pub shutdown_grace: Duration,
@@ -104,7 +109,10 @@ impl Server {
             state,
             options,
         } = self;
-        let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let max = options
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let permits = Arc::new(Semaphore::new(max));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -117,7 +125,19 @@ impl Server {
             .timer(TokioTimer::new())
             .max_concurrent_streams(128)
             .max_header_list_size(MAX_HEADER_BYTES as u32);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = Arc::new(builder);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let spawn = |stream: TcpStream, permit| {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(conn::serve(
+                stream,
+                builder.clone(),
+                state.clone(),
+                options.header_read_timeout,
+                phase_rx.clone(),
+                permit,
+            ));
+        };
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
 
@@ -142,30 +162,40 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
-            let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handler::handle(state, req).await) }
-            });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection ended with error: {e}");
-                }
-                drop(permit);
-            });
+            spawn(stream, permit);
         }
 
-        // Closing the listener refuses new connections while the others drain.
+        // Clients whose connection the kernel completed before now have sent their request
+        // already: closing the listener would reset them. Serve them, then close it, so
+        // that only connections made from now on are refused.
+        let listener = listener.into_std()?;
+        let mut late = 0usize;
+        while let Ok(permit) = permits.clone().try_acquire_owned() {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(true)?;
+                    spawn(TcpStream::from_std(stream)?, permit);
+                    late += 1;
+                }
+                Err(_) => break, // WouldBlock: the backlog is empty
+            }
+        }
         drop(listener);
+        let _ = phase_tx.send(Phase::Draining);
+        tracing::info!("listener closed ({late} queued connections taken); draining");
+
+        let all = u32::try_from(max).expect("MAX_PERMITS fits in u32");
         tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections drained"),
+            _ = permits.acquire_many(all) => tracing::info!("all connections drained"),
             () = tokio::time::sleep(options.shutdown_grace) => {
-                tracing::warn!("shutdown grace period of {:?} elapsed; dropping open connections", options.shutdown_grace);
+                tracing::warn!(
+                    "shutdown grace period of {:?} elapsed; dropping {} open connections",
+                    options.shutdown_grace,
+                    max - permits.available_permits()
+                );
+                let _ = phase_tx.send(Phase::Abort);
+                // Let the connection tasks see it and close their sockets.
+                let _ = tokio::time::timeout(Duration::from_secs(1), permits.acquire_many(all)).await;
             }
         }
         Ok(())

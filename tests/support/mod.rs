@@ -218,6 +218,100 @@ pub struct Server {
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    _shared: Option<Shared>,
+}
+
+/// Timing-sensitive tests run alone: every in-process [`Server`] holds a shared hold on
+/// this gate while it runs, and [`exclusive`] waits until none runs and keeps new ones from
+/// starting (except on its own thread) until it is dropped.
+struct Gate {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+static GATE: Gate = Gate {
+    state: std::sync::Mutex::new((0, false)),
+    changed: std::sync::Condvar::new(),
+};
+
+thread_local! {
+    static EXCLUSIVE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn gate_state() -> std::sync::MutexGuard<'static, (usize, bool)> {
+    GATE.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Shared;
+
+impl Shared {
+    fn take() -> Option<Shared> {
+        if EXCLUSIVE_HERE.with(|e| e.get()) {
+            return None;
+        }
+        let mut st = gate_state();
+        while st.1 {
+            st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 += 1;
+        Some(Shared)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        gate_state().0 -= 1;
+        GATE.changed.notify_all();
+    }
+}
+
+/// Held by a test that must not share the machine with other servers (see [`exclusive`]).
+pub struct Exclusive(());
+
+/// Waits until no other in-process server runs, and keeps new ones from starting until the
+/// returned guard is dropped. Servers started on the calling thread are not held back.
+pub fn exclusive() -> Exclusive {
+    let mut st = gate_state();
+    while st.1 {
+        st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+    st.1 = true;
+    while st.0 > 0 {
+        st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+    EXCLUSIVE_HERE.with(|e| e.set(true));
+    Exclusive(())
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        EXCLUSIVE_HERE.with(|e| e.set(false));
+        gate_state().1 = false;
+        GATE.changed.notify_all();
+    }
+}
+
+/// Raises this process's open-file limit to at least `want` (up to the hard limit) and
+/// returns the soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    if lim.rlim_cur < want {
+        lim.rlim_cur = want.min(lim.rlim_max);
+        // SAFETY: setrlimit reads the rlimit we pass; a soft limit up to the hard one is
+        // always allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    }
+    lim.rlim_cur
+}
+
+/// File descriptors open in this process now.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 pub struct ServerConfig {
@@ -255,6 +349,7 @@ impl ServerConfig {
 impl Server {
     pub fn start(config: ServerConfig) -> Server {
         use clap::Parser;
+        let shared = Shared::take();
         let mut argv = vec![
             "vitrine".to_owned(),
             "serve".to_owned(),
@@ -328,6 +423,7 @@ impl Server {
             addr,
             stop: Some(stop_tx),
             thread: Some(thread),
+            _shared: shared,
         }
     }
 
