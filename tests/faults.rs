@@ -474,3 +474,204 @@ fn summary(h: &hdrhistogram::Histogram<u64>) -> String {
         Duration::from_micros(h.max())
     )
 }
+
+/// How one request of the SIGTERM test ended.
+#[derive(Debug)]
+enum Ending {
+    /// A whole response: status, and whether the body had the announced length.
+    Complete(u16, bool),
+    /// The connection was refused (the listener is closed).
+    Refused,
+    /// Connected, then no complete response (reset, early close).
+    Broken(String),
+}
+
+/// One request on a new connection; `connected` is when connect() returned, if it did.
+fn one_request(addr: SocketAddr, host: &str, path: &str) -> (Option<Instant>, Ending) {
+    let mut s = match std::net::TcpStream::connect(addr) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return (None, Ending::Refused)
+        }
+        Err(e) => return (None, Ending::Broken(format!("connect: {e}"))),
+    };
+    let connected = Instant::now();
+    let ending = (|| {
+        use std::io::{Read, Write};
+        s.set_read_timeout(Some(Duration::from_secs(15)))?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf)?;
+        Ok::<_, std::io::Error>(buf)
+    })();
+    let ending = match ending.map(|buf| HttpResponse::try_parse(&buf)) {
+        Ok(Some(r)) => {
+            let whole = r
+                .header("content-length")
+                .is_none_or(|n| n.parse::<usize>() == Ok(r.body.len()));
+            Ending::Complete(r.status, whole)
+        }
+        Ok(None) => Ending::Broken("no HTTP response".into()),
+        Err(e) => Ending::Broken(e.to_string()),
+    };
+    (Some(connected), ending)
+}
+
+#[test]
+fn sigterm_under_load_finishes_every_accepted_request_and_exits_0() {
+    const GRACE: u64 = 5;
+    let _alone = exclusive();
+    let fixture = Fixture::new();
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let hosts = ["boulangerie-martin", "studio-lumiere", "plomberie-leroy"]
+        .map(|id| main_domain(&fixture, id).0);
+    // A download long enough to be in flight when the signal comes: 24 MiB read at about
+    // 8 MiB/s, well beyond what the socket buffers hold.
+    let media = fixture.sites().join(&rel).parent().unwrap().join("media");
+    let big = vec![0x5a_u8; 24 << 20];
+    std::fs::write(media.join("film.mp4"), &big).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = fixture.dir.path().join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--sites"])
+        .arg(fixture.sites())
+        .arg("--stylesheets")
+        .arg(fixture.stylesheets())
+        .args(["--shutdown-grace", &GRACE.to_string(), "--no-watch"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for(
+        || {
+            matches!(
+                one_request(addr, "x", "/healthz").1,
+                Ending::Complete(200, true)
+            )
+        },
+        "the server to start",
+    );
+
+    // Six clients in a loop (pages and a photo), until their connections are refused.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..6)
+        .map(|c| {
+            let stop = stop.clone();
+            let host = hosts[c % hosts.len()].clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let path = if i % 3 == 2 { "/robots.txt" } else { "/" };
+                    i += 1;
+                    let (connected, ending) = one_request(addr, &host, path);
+                    let refused = matches!(ending, Ending::Refused);
+                    seen.push((Instant::now(), connected, ending));
+                    if refused {
+                        break;
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let download = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(
+            format!("GET /media/film.mp4 HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match s.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(e) => panic!("download broken after {} bytes: {e}", got.len()),
+            }
+            std::thread::sleep(Duration::from_millis(8));
+        }
+        got
+    });
+
+    std::thread::sleep(Duration::from_millis(1000));
+    let signalled = Instant::now();
+    // SAFETY: sending a signal to our own child process, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(GRACE + 3),
+            "still running {:?} after SIGTERM",
+            signalled.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let exited = signalled.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(
+        exited < Duration::from_secs(GRACE),
+        "exited {exited:?} after SIGTERM, beyond the {GRACE} s drain deadline"
+    );
+
+    let got = download.join().unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(
+        got.len() - head_end,
+        big.len(),
+        "the download in flight at SIGTERM was cut"
+    );
+
+    let (mut before, mut after_ok, mut refused, mut after_broken) = (0, 0, 0, 0);
+    for c in clients {
+        let seen = c.join().unwrap();
+        assert!(
+            matches!(seen.last(), Some((_, _, Ending::Refused))),
+            "a client was never refused: {:?}",
+            seen.last()
+        );
+        for (ended, connected, ending) in seen {
+            match (connected, ending) {
+                // Accepted before the signal: must be answered in full.
+                (Some(at), ending) if at < signalled => {
+                    assert!(
+                        matches!(ending, Ending::Complete(200, true)),
+                        "a request connected {:?} before SIGTERM ended {ending:?}; log:\n{log}",
+                        signalled - at
+                    );
+                    before += 1;
+                }
+                (Some(_), Ending::Complete(200, true)) => after_ok += 1,
+                (Some(_), Ending::Broken(why)) => {
+                    after_broken += 1;
+                    eprintln!("connected after SIGTERM, then: {why}");
+                }
+                (Some(_), ending) => panic!("after SIGTERM: {ending:?}"),
+                (None, Ending::Refused) => {
+                    assert!(ended > signalled, "refused before SIGTERM");
+                    refused += 1;
+                }
+                (None, ending) => panic!("could not connect: {ending:?}"),
+            }
+        }
+    }
+    eprintln!(
+        "SIGTERM: exited 0 after {exited:?}; {before} requests connected before it all \
+         answered, after it {after_ok} answered, {after_broken} reset while the listener \
+         closed, {refused} refused; 24 MiB download in flight completed"
+    );
+    assert!(before > 20, "only {before} requests before SIGTERM");
+}
