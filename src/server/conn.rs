@@ -177,11 +177,13 @@ pub async fn serve(
                 }
             }
             () = sleep_until(idle) => {
-                // Nothing is in progress (a request in flight removes the deadline), so the
-                // connection is dropped rather than shut down politely: a half-sent head is
-                // exactly what this is for.
-                tracing::debug!("closing a connection idle for {idle_timeout:?}");
-                break;
+                // Nothing is in progress (a request in flight removes the deadline; checked
+                // again in case one began as the timer fired), so the connection is dropped
+                // rather than shut down politely: a half-sent head is what this is for.
+                if activity.idle_deadline(idle_timeout).is_some_and(|d| d <= Instant::now()) {
+                    tracing::debug!("closing a connection idle for {idle_timeout:?}");
+                    break;
+                }
             }
         }
     }
