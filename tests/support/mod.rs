@@ -221,8 +221,8 @@ pub struct Server {
     _shared: Option<Shared>,
 }
 
-/// Timing-sensitive tests run alone: every in-process [`Server`] holds a shared hold on
-/// this gate while it runs, and [`exclusive`] waits until none runs and keeps new ones from
+/// Timing-sensitive tests run alone: every in-process [`Server`] (and any test server that
+/// calls [`shared`]) holds a shared hold on this gate while it runs, and [`exclusive`] waits until none runs and keeps new ones from
 /// starting (except on its own thread) until it is dropped.
 struct Gate {
     state: std::sync::Mutex<(usize, bool)>,
@@ -242,7 +242,14 @@ fn gate_state() -> std::sync::MutexGuard<'static, (usize, bool)> {
     GATE.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-struct Shared;
+/// A shared hold on the gate of [`exclusive`]; see [`shared`].
+pub struct Shared;
+
+/// For test servers other than [`Server`]: holds the gate of [`exclusive`] shared until
+/// dropped (`None` on the thread that holds it exclusively).
+pub fn shared() -> Option<Shared> {
+    Shared::take()
+}
 
 impl Shared {
     fn take() -> Option<Shared> {
