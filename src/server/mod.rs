@@ -168,19 +168,28 @@ impl Server {
         // Clients whose connection the kernel completed before now have sent their request
         // already: closing the listener would reset them. Serve them, then close it, so
         // that only connections made from now on are refused.
-        let listener = listener.into_std()?;
         let mut late = 0usize;
-        while let Ok(permit) = permits.clone().try_acquire_owned() {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    stream.set_nonblocking(true)?;
-                    spawn(TcpStream::from_std(stream)?, permit);
-                    late += 1;
+        match listener.into_std() {
+            Ok(listener) => {
+                while let Ok(permit) = permits.clone().try_acquire_owned() {
+                    // WouldBlock (the queue is empty) or any other error ends the loop.
+                    let Ok((stream, _)) = listener.accept() else {
+                        break;
+                    };
+                    let stream = stream
+                        .set_nonblocking(true)
+                        .and_then(|()| TcpStream::from_std(stream));
+                    match stream {
+                        Ok(stream) => {
+                            spawn(stream, permit);
+                            late += 1;
+                        }
+                        Err(e) => tracing::warn!("cannot serve a queued connection: {e}"),
+                    }
                 }
-                Err(_) => break, // WouldBlock: the backlog is empty
             }
+            Err(e) => tracing::warn!("cannot take the queued connections: {e}"),
         }
-        drop(listener);
         let _ = phase_tx.send(Phase::Draining);
         tracing::info!("listener closed ({late} queued connections taken); draining");
 
