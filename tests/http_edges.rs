@@ -555,3 +555,57 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     fifth.read_to_end(&mut out).unwrap();
     assert!(out.starts_with(b"HTTP/1.1 200"), "{out:?}");
 }
+
+#[test]
+fn idle_connections_are_closed_but_slow_downloads_are_not() {
+    let fixture = Fixture::new();
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let media = fixture.sites().join(&rel).parent().unwrap().join("media");
+    let film = vec![7u8; 8 << 20];
+    std::fs::write(media.join("film.mp4"), &film).unwrap();
+    let mut config = ServerConfig::new(&fixture);
+    config.header_timeout = 1;
+    let server = Server::start(config);
+
+    // A keep-alive connection left idle after one answer is closed after the timeout.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(format!("GET /robots.txt HTTP/1.1\r\nHost: {domain}\r\n\r\n").as_bytes())
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let idle = Instant::now();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    let lived = idle.elapsed();
+    assert!(
+        lived > Duration::from_millis(700) && lived < Duration::from_secs(3),
+        "idle keep-alive connection closed after {lived:?}"
+    );
+
+    // A download read slowly for well over the timeout is in progress, never idle.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(
+        format!("GET /media/film.mp4 HTTP/1.1\r\nHost: {domain}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 32 * 1024];
+    loop {
+        match s.read(&mut chunk).unwrap() {
+            0 => break,
+            n => got.extend_from_slice(&chunk[..n]),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let head = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - head, film.len(), "the slow download was cut");
+    assert!(
+        start.elapsed() > Duration::from_secs(2),
+        "the download was not slower than the timeout ({:?})",
+        start.elapsed()
+    );
+}
