@@ -71,7 +71,8 @@ pub struct ServeArgs {
     /// Most client connections open at once.
     #[arg(long, env = "VITRINE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
-    /// Seconds a client may take to send its request headers.
+    /// Seconds a client may take to send its request headers; also the longest a
+    /// connection stays open with no request in progress.
     #[arg(long, env = "VITRINE_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -83,6 +84,10 @@ pub struct ServeArgs {
     /// Do not watch the stylesheets folder for changes.
     #[arg(long, env = "VITRINE_NO_WATCH")]
     pub no_watch: bool,
+    /// Seconds after its last confirmation by Redis during which a host's answer is still
+    /// served while Redis is down (0: never serve a stale answer).
+    #[arg(long, env = "VITRINE_STALE_FOR", default_value_t = 3600)]
+    pub stale_for: u64,
 }
 
 /// `vitrine domains`.

@@ -2,5 +2,7 @@
 
 mod support;
 
+mod faults;
+mod http_edges;
 mod replay;
 mod serve;

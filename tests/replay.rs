@@ -31,10 +31,13 @@ struct TestServer {
     addr: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
     accept: tokio::task::JoinHandle<()>,
+    /// Keeps the load tests of `faults` from running meanwhile (rates are timed here).
+    _shared: Option<crate::support::Shared>,
 }
 
 impl TestServer {
     async fn start(stall: Duration) -> TestServer {
+        let shared = tokio::task::block_in_place(crate::support::shared);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +90,12 @@ impl TestServer {
                 }
             })
         };
-        TestServer { addr, hits, accept }
+        TestServer {
+            addr,
+            hits,
+            accept,
+            _shared: shared,
+        }
     }
 
     fn url(&self) -> String {

@@ -12,6 +12,7 @@ use crate::cli::ServeArgs;
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::{AppState, Server, ServerOptions};
+use crate::site::last_known::{self, LastKnown};
 use crate::site::memory::MemoryMap;
 use crate::site::redis::RedisMap;
 use crate::site::DomainMap;
@@ -55,9 +56,15 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
 
     let deadline = Duration::from_millis(args.map_deadline_ms.max(1));
     let map = match &args.redis {
-        Some(url) => DomainMap::Redis(RedisMap::connect(url, deadline).await.with_context(|| {
-            format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
-        })?),
+        Some(url) => DomainMap::Redis {
+            map: RedisMap::connect(url, deadline).await.with_context(|| {
+                format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
+            })?,
+            last_known: LastKnown::new(
+                last_known::DEFAULT_CAPACITY,
+                Duration::from_secs(args.stale_for),
+            ),
+        },
         None => {
             let (map, conflicts) = MemoryMap::from_sites(sites_dir)?;
             for c in conflicts {

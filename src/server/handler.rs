@@ -1,6 +1,7 @@
 //! The request pipeline, top to bottom:
 //!
-//! 1. **Method**: GET and HEAD only (405 otherwise). `/healthz` answers here, for any host.
+//! 1. **Method**: GET and HEAD only (405 otherwise), without a body (413). `/healthz`
+//!    answers here, for any host.
 //! 2. **Host**: `:authority` or the single `Host` header, normalised (400 if invalid).
 //! 3. **Route**: `/assets/…` (theme assets, shared by every site) is served without a lookup.
 //! 4. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
@@ -21,7 +22,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::files;
 use super::response::{
@@ -39,6 +40,11 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
         Ok(resp) => resp,
         Err(err) => error_response(&err),
     };
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && req.version() <= Version::HTTP_11 {
+        // The unread body would be parsed as the next request: end the connection instead.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if head {
         // HEAD gets the GET headers (Content-Length included) and no body.
         if let Some(len) = hyper::body::Body::size_hint(resp.body()).exact() {
@@ -50,6 +56,15 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
         *resp.body_mut() = full(Bytes::new());
     }
     resp
+}
+
+/// Whether a request announces a body: chunked, or a `Content-Length` other than 0.
+fn declares_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) != Some(0))
 }
 
 /// What the path asks for, once the site is known.
@@ -67,6 +82,11 @@ async fn route(
     // 1. Method
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ServeError::MethodNotAllowed);
+    }
+    // A GET or HEAD body has no meaning (RFC 9110 §9.3.1) and nothing here reads one; it is
+    // refused before anything else is done, and never read.
+    if declares_body(req.headers()) {
+        return Err(ServeError::BodyNotAllowed);
     }
     let path = req.uri().path();
     if path == "/healthz" {

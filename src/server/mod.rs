@@ -5,10 +5,13 @@
 //! ([`Server::run`]), so tests run on port 0 and stop the server through a channel. A
 //! connection permit is taken *before* `accept`, so excess connections wait in the kernel
 //! backlog instead of becoming tasks. hyper's header-read timeout only works with a timer
-//! installed, so one is. On shutdown the listener is closed at once (new connections are
+//! installed, so one is; idle connections (including ones that never send a byte, which
+//! hyper would keep forever) are closed by [`conn`]. On shutdown, the connections already
+//! queued in the kernel are accepted, then the listener is closed (new connections are
 //! refused), in-flight requests finish, and connections still open after the grace period
 //! are dropped.
 
+pub mod conn;
 pub mod files;
 pub mod handler;
 pub mod range;
@@ -19,15 +22,25 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use conn::Phase;
 
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::site::DomainMap;
+
+/// Most bytes of a request head (request line and headers; HTTP/2: the decoded header
+/// list). Beyond, HTTP/1 gets 431 and the connection is closed. Browsers send 1 to 4 KiB;
+/// Caddy caps at 16 KiB and nginx at 4 buffers of 8 KiB. (hyper's `max_buf_size` is what
+/// bounds the head: hyper-util's auto builder does not expose `max_header_size`.)
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Most header fields in a request; beyond, 431. Browsers send about 20.
+pub const MAX_HEADERS: usize = 64;
 
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
@@ -50,7 +63,8 @@ pub struct AppState {
 pub struct ServerOptions {
     /// Most connections open at once.
     pub max_connections: usize,
-    /// Time allowed to receive a request's headers (slow clients are cut off).
+    /// Time allowed to receive a request's headers (slow clients are cut off), and the
+    /// longest a connection stays open with no request in progress.
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts.
     pub shutdown_grace: Duration,
@@ -95,19 +109,35 @@ impl Server {
             state,
             options,
         } = self;
-        let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+        let max = options
+            .max_connections
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let permits = Arc::new(Semaphore::new(max));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
-            .max_buf_size(64 * 1024);
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS);
         builder
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(128)
-            .max_header_list_size(64 * 1024);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            .max_header_list_size(MAX_HEADER_BYTES as u32);
+        let builder = Arc::new(builder);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let spawn = |stream: TcpStream, permit| {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(conn::serve(
+                stream,
+                builder.clone(),
+                state.clone(),
+                options.header_read_timeout,
+                phase_rx.clone(),
+                permit,
+            ));
+        };
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
 
@@ -132,30 +162,49 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
-            let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handler::handle(state, req).await) }
-            });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection ended with error: {e}");
-                }
-                drop(permit);
-            });
+            spawn(stream, permit);
         }
 
-        // Closing the listener refuses new connections while the others drain.
-        drop(listener);
+        // Clients whose connection the kernel completed before now have sent their request
+        // already: closing the listener would reset them. Serve them, then close it, so
+        // that only connections made from now on are refused.
+        let mut late = 0usize;
+        match listener.into_std() {
+            Ok(listener) => {
+                while let Ok(permit) = permits.clone().try_acquire_owned() {
+                    // WouldBlock (the queue is empty) or any other error ends the loop.
+                    let Ok((stream, _)) = listener.accept() else {
+                        break;
+                    };
+                    let stream = stream
+                        .set_nonblocking(true)
+                        .and_then(|()| TcpStream::from_std(stream));
+                    match stream {
+                        Ok(stream) => {
+                            spawn(stream, permit);
+                            late += 1;
+                        }
+                        Err(e) => tracing::warn!("cannot serve a queued connection: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot take the queued connections: {e}"),
+        }
+        let _ = phase_tx.send(Phase::Draining);
+        tracing::info!("listener closed ({late} queued connections taken); draining");
+
+        let all = u32::try_from(max).expect("MAX_PERMITS fits in u32");
         tokio::select! {
-            () = graceful.shutdown() => tracing::info!("all connections drained"),
+            _ = permits.acquire_many(all) => tracing::info!("all connections drained"),
             () = tokio::time::sleep(options.shutdown_grace) => {
-                tracing::warn!("shutdown grace period of {:?} elapsed; dropping open connections", options.shutdown_grace);
+                tracing::warn!(
+                    "shutdown grace period of {:?} elapsed; dropping {} open connections",
+                    options.shutdown_grace,
+                    max - permits.available_permits()
+                );
+                let _ = phase_tx.send(Phase::Abort);
+                // Let the connection tasks see it and close their sockets.
+                let _ = tokio::time::timeout(Duration::from_secs(1), permits.acquire_many(all)).await;
             }
         }
         Ok(())

@@ -49,6 +49,9 @@ pub enum ServeError {
     /// Only GET and HEAD are served.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request declares a body; nothing served here takes one.
+    #[error("request with a body")]
+    BodyNotAllowed,
 }
 
 /// The one place that maps an error to a status code.
@@ -57,6 +60,7 @@ pub fn status_of(err: &ServeError) -> StatusCode {
         ServeError::Host(_) => StatusCode::BAD_REQUEST,
         ServeError::UnknownHost(_) | ServeError::NotFound => StatusCode::NOT_FOUND,
         ServeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ServeError::BodyNotAllowed => StatusCode::PAYLOAD_TOO_LARGE,
         // The answer is unknown rather than negative: ask the client to come back.
         ServeError::Map(MapError::Unavailable { .. }) | ServeError::Overloaded(_) => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -73,7 +77,10 @@ pub fn status_of(err: &ServeError) -> StatusCode {
 /// The neutral page sent for an error (never a half-rendered page).
 pub fn error_response(err: &ServeError) -> Response<Body> {
     let status = status_of(err);
-    if status.is_server_error() {
+    // A map outage is logged once when it starts and once when it ends
+    // (`site::last_known`), not once per request it fails.
+    let outage = matches!(err, ServeError::Map(MapError::Unavailable { .. }));
+    if status.is_server_error() && !outage {
         tracing::warn!(status = status.as_u16(), "{err}");
     } else {
         tracing::debug!(status = status.as_u16(), "{err}");
@@ -83,6 +90,7 @@ pub fn error_response(err: &ServeError) -> Response<Body> {
         ServeError::Host(_) => ("Bad request", "The request's Host header is not valid."),
         ServeError::NotFound => ("Not found", "This file does not exist."),
         ServeError::MethodNotAllowed => ("Method not allowed", "Only GET and HEAD are served."),
+        ServeError::BodyNotAllowed => ("Content too large", "Requests here carry no body."),
         _ if status == StatusCode::SERVICE_UNAVAILABLE => (
             "Temporarily unavailable",
             "This site cannot be shown right now. Please try again in a moment.",

@@ -2,17 +2,19 @@
 //!
 //! This module owns host normalisation ([`host`]), the domain map that maps a normalised host
 //! to a site XML path relative to the sites root ([`DomainMap`]: Redis in production,
-//! [`memory`] for a first run without Redis) and the confined, size-capped read of a site file
-//! ([`read_site`]). Only [`redis`] talks to Redis.
+//! [`memory`] for a first run without Redis), what is served while Redis is down
+//! ([`last_known`]) and the confined, size-capped read of a site file ([`read_site`]). Only
+//! [`redis`] talks to Redis.
 
 pub mod host;
+pub mod last_known;
 pub mod memory;
 pub mod redis;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::fsx::{RelPath, Root};
 use crate::render::xslt::MAX_XML_BYTES;
@@ -77,16 +79,26 @@ pub enum MapError {
 pub enum DomainMap {
     /// In-memory map built from the sites folder; for a first run without Redis.
     Memory(memory::MemoryMap),
-    /// The production map in Redis.
-    Redis(redis::RedisMap),
+    /// The production map in Redis, with the last known answers served while it is down.
+    Redis {
+        /// The map.
+        map: redis::RedisMap,
+        /// Answers learned from it, for outages.
+        last_known: last_known::LastKnown,
+    },
 }
 
 impl DomainMap {
-    /// Looks `host` up. `Ok(None)` means the map does not know it.
+    /// Looks `host` up. `Ok(None)` means the map does not know it. While Redis is down, a
+    /// host it confirmed recently gets its last known answer (see [`last_known`]).
     pub async fn resolve(&self, host: &Host) -> Result<Option<String>, MapError> {
         match self {
             DomainMap::Memory(m) => Ok(m.get(host.as_str())),
-            DomainMap::Redis(r) => r.get(host.as_str()).await,
+            DomainMap::Redis { map, last_known } => {
+                let started = Instant::now();
+                let result = map.get(host.as_str()).await;
+                last_known.settle(host.as_str(), started, result)
+            }
         }
     }
 
@@ -94,7 +106,11 @@ impl DomainMap {
     pub fn describe(&self) -> String {
         match self {
             DomainMap::Memory(m) => format!("in-memory map of {} domains", m.len()),
-            DomainMap::Redis(r) => format!("Redis map at {}", r.url()),
+            DomainMap::Redis { map, last_known } => format!(
+                "Redis map at {} (last known answers served for {:?} while it is down)",
+                map.url(),
+                last_known.stale_for()
+            ),
         }
     }
 }

@@ -5,26 +5,68 @@
 //!
 //! Every request does one `GET` over a single multiplexed connection (redis-rs
 //! `ConnectionManager`): concurrent lookups are pipelined on it, no connection is opened per
-//! request, and a remap in Redis is visible on the very next request. Each lookup has a
-//! deadline, because a paused Redis would otherwise hold requests until the TCP timeout, and
-//! the manager reconnects in the background after a dropped connection.
+//! request, and a remap in Redis is visible on the very next request.
+//!
+//! # Failures
+//!
+//! What redis-rs does by itself (redis 1.x, `aio/connection_manager.rs` and
+//! `errors/redis_error.rs`): when a command fails because the connection dropped, the error
+//! is returned and a reconnection starts in the background; the failed command is not
+//! retried. A *timeout* is not a dropped connection (`RetryMethod::RetryImmediately`), so it
+//! never triggers a reconnection (redis-rs PR #1032, against connection storms). A paused
+//! Redis, or a peer gone without a reset (half-open TCP), would therefore leave the manager
+//! on a connection that never answers again. So, here:
+//!
+//! - every lookup has a deadline and fails at it (the caller then serves the last known
+//!   answer, see [`super::last_known`]);
+//! - a lookup that times out replaces the manager by a fresh, lazily connecting one, at most
+//!   once per [`REPLACE_INTERVAL`] (no connection storm); the old connection is closed when
+//!   the last lookup using it ends;
+//! - at most [`MAX_IN_FLIGHT`] lookups wait on Redis at once; beyond, a lookup fails at once
+//!   instead of queueing behind a Redis that does not answer.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
+use tokio::sync::Semaphore;
 
 use super::MapError;
 
 /// Prefix of every domain key.
 pub const KEY_PREFIX: &str = "vitrine:domain:";
 
+/// Lookups allowed to wait on Redis at once. A healthy Redis answers a pipelined `GET` in
+/// well under a millisecond, so this many in flight means it is not answering.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// Least time between two replacements of the connection after timeouts.
+pub const REPLACE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Handle on the Redis domain map; cheap to clone (one shared connection).
 #[derive(Clone)]
 pub struct RedisMap {
-    conn: ConnectionManager,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    slot: ArcSwap<Slot>,
+    generations: AtomicU64,
+    in_flight: Semaphore,
     url: String,
     deadline: Duration,
+}
+
+/// The connection in use and when it was made.
+struct Slot {
+    conn: ConnectionManager,
+    generation: u64,
+    born: Instant,
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> MapError {
@@ -39,24 +81,38 @@ impl RedisMap {
     pub async fn connect(url: &str, deadline: Duration) -> Result<RedisMap, MapError> {
         let client = redis::Client::open(url)
             .map_err(|e| MapError::Invalid(format!("redis URL {url:?}: {e}")))?;
+        // Reconnection attempts after a dropped connection: quick, so that a restarted
+        // Redis is used again within about a second, and few, because every lookup that
+        // finds the attempts exhausted starts new ones.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(deadline))
             .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client, config)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(|e| unavailable(&format!("connecting to {url}"), e))?;
         Ok(RedisMap {
-            conn,
-            url: url.to_owned(),
-            deadline,
+            inner: Arc::new(Inner {
+                client,
+                config,
+                slot: ArcSwap::from_pointee(Slot {
+                    conn,
+                    generation: 0,
+                    born: Instant::now(),
+                }),
+                generations: AtomicU64::new(0),
+                in_flight: Semaphore::new(MAX_IN_FLIGHT),
+                url: url.to_owned(),
+                deadline,
+            }),
         })
     }
 
     /// The URL connected to.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.inner.url
     }
 
     fn key(host: &str) -> String {
@@ -65,21 +121,73 @@ impl RedisMap {
 
     /// Looks up one host, within the deadline.
     pub async fn get(&self, host: &str) -> Result<Option<String>, MapError> {
-        let mut conn = self.conn.clone();
         let key = Self::key(host);
-        match tokio::time::timeout(self.deadline, conn.get::<_, Option<String>>(&key)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(unavailable(&format!("GET {key}"), e)),
-            Err(_) => Err(unavailable(
+        let Ok(_permit) = self.inner.in_flight.try_acquire() else {
+            return Err(unavailable(
                 &format!("GET {key}"),
-                format!("no answer within {:?}", self.deadline),
-            )),
+                format!("{MAX_IN_FLIGHT} lookups already wait on Redis"),
+            ));
+        };
+        let slot = self.inner.slot.load_full();
+        let mut conn = slot.conn.clone();
+        let deadline = self.inner.deadline;
+        match tokio::time::timeout(deadline, conn.get::<_, Option<String>>(&key)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.is_timeout() {
+                    self.replace(&slot);
+                }
+                Err(unavailable(&format!("GET {key}"), e))
+            }
+            Err(_) => {
+                self.replace(&slot);
+                Err(unavailable(
+                    &format!("GET {key}"),
+                    format!("no answer within {deadline:?}"),
+                ))
+            }
         }
+    }
+
+    /// Swaps in a fresh connection manager after a timeout on `stale`, unless it is recent
+    /// or another lookup already replaced it. The new manager connects on its first use.
+    fn replace(&self, stale: &Arc<Slot>) {
+        if stale.born.elapsed() < REPLACE_INTERVAL {
+            return;
+        }
+        let conn = match ConnectionManager::new_lazy_with_config(
+            self.inner.client.clone(),
+            self.inner.config.clone(),
+        ) {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!("cannot replace the Redis connection: {e}");
+                return;
+            }
+        };
+        let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let fresh = Arc::new(Slot {
+            conn,
+            generation,
+            born: Instant::now(),
+        });
+        let prev = self.inner.slot.compare_and_swap(stale, fresh);
+        if Arc::ptr_eq(&prev, stale) {
+            tracing::debug!(
+                "Redis did not answer within {:?}: replaced connection {} by {generation}",
+                self.inner.deadline,
+                stale.generation
+            );
+        }
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.inner.slot.load().conn.clone()
     }
 
     /// Maps `host` to `path`.
     pub async fn set(&self, host: &str, path: &str) -> Result<(), MapError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         conn.set::<_, _, ()>(Self::key(host), path)
             .await
             .map_err(|e| unavailable("SET", e))
@@ -87,7 +195,7 @@ impl RedisMap {
 
     /// Removes `host`; returns whether it existed.
     pub async fn remove(&self, host: &str) -> Result<bool, MapError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let n: u64 = conn
             .del(Self::key(host))
             .await
@@ -97,7 +205,7 @@ impl RedisMap {
 
     /// Sets many entries in one pipelined round trip.
     pub async fn set_many(&self, entries: &[(String, String)]) -> Result<(), MapError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         for chunk in entries.chunks(1000) {
             let mut pipe = redis::pipe();
             for (host, path) in chunk {
@@ -112,7 +220,7 @@ impl RedisMap {
 
     /// Every entry, sorted by host (SCAN, so Redis is never blocked by a big KEYS).
     pub async fn list(&self) -> Result<Vec<(String, String)>, MapError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut keys: Vec<String> = Vec::new();
         {
             let mut iter = conn
@@ -125,7 +233,7 @@ impl RedisMap {
         }
         keys.sort();
         let mut out = Vec::with_capacity(keys.len());
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         for chunk in keys.chunks(1000) {
             let values: Vec<Option<String>> =
                 conn.mget(chunk).await.map_err(|e| unavailable("MGET", e))?;

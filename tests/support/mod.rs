@@ -69,11 +69,47 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A real redis-server, killed on drop.
+/// A real redis-server, killed on drop. Fault helpers: [`Redis::kill`], [`Redis::restart`]
+/// (same port, same directory, so a `SAVE`d map comes back), [`Redis::pause`] and
+/// [`Redis::resume`] (SIGSTOP/SIGCONT: the socket stays open, nothing answers).
 pub struct Redis {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+fn spawn_redis(port: u16, dir: &Path) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server not found: run the README test command, which installs it")
+}
+
+/// Waits until redis-server answers PING; false if it exited or did not answer in 5 s.
+fn wait_for_redis(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if redis_command(port, &["PING"]).is_ok_and(|r| r.contains("PONG")) {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 impl Redis {
@@ -81,41 +117,58 @@ impl Redis {
         let dir = tempfile::tempdir().unwrap();
         for _attempt in 0..5 {
             let port = free_port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                ])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server not found: run the README test command, which installs it");
-            let mut child = child;
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if redis_command(port, &["PING"]).is_ok_and(|r| r.contains("PONG")) {
-                    return Redis {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // port taken meanwhile: try another
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            let mut child = spawn_redis(port, dir.path());
+            if wait_for_redis(&mut child, port) {
+                return Redis { child, port, dir };
             }
+            // Port taken meanwhile: try another.
             let _ = child.kill();
             let _ = child.wait();
         }
         panic!("redis-server did not start");
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped (we only wait()
+        // in kill() and drop, after which no signal is sent until restart() spawns anew).
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill({sig}) on redis-server");
+    }
+
+    /// SIGKILL, as a crash: connections are reset, nothing is saved.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts redis-server again on the same port and directory (after [`Redis::kill`]).
+    pub fn restart(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = spawn_redis(self.port, self.dir.path());
+            if wait_for_redis(&mut child, self.port) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGSTOP: the server keeps its sockets and answers nothing (a hung or paused Redis).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Redis::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
     }
 
     pub fn url(&self) -> String {
@@ -154,6 +207,7 @@ pub fn redis_command(port: u16, args: &[&str]) -> std::io::Result<String> {
 
 impl Drop for Redis {
     fn drop(&mut self) {
+        // SIGKILL also ends a stopped process.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -164,6 +218,107 @@ pub struct Server {
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    _shared: Option<Shared>,
+}
+
+/// Timing-sensitive tests run alone: every in-process [`Server`] (and any test server that
+/// calls [`shared`]) holds a shared hold on this gate while it runs, and [`exclusive`] waits until none runs and keeps new ones from
+/// starting (except on its own thread) until it is dropped.
+struct Gate {
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+static GATE: Gate = Gate {
+    state: std::sync::Mutex::new((0, false)),
+    changed: std::sync::Condvar::new(),
+};
+
+thread_local! {
+    static EXCLUSIVE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn gate_state() -> std::sync::MutexGuard<'static, (usize, bool)> {
+    GATE.state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A shared hold on the gate of [`exclusive`]; see [`shared`].
+pub struct Shared;
+
+/// For test servers other than [`Server`]: holds the gate of [`exclusive`] shared until
+/// dropped (`None` on the thread that holds it exclusively).
+pub fn shared() -> Option<Shared> {
+    Shared::take()
+}
+
+impl Shared {
+    fn take() -> Option<Shared> {
+        if EXCLUSIVE_HERE.with(|e| e.get()) {
+            return None;
+        }
+        let mut st = gate_state();
+        while st.1 {
+            st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 += 1;
+        Some(Shared)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        gate_state().0 -= 1;
+        GATE.changed.notify_all();
+    }
+}
+
+/// Held by a test that must not share the machine with other servers (see [`exclusive`]).
+pub struct Exclusive(());
+
+/// Waits until no other in-process server runs, and keeps new ones from starting until the
+/// returned guard is dropped. Servers started on the calling thread are not held back.
+pub fn exclusive() -> Exclusive {
+    let mut st = gate_state();
+    while st.1 {
+        st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+    st.1 = true;
+    while st.0 > 0 {
+        st = GATE.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+    EXCLUSIVE_HERE.with(|e| e.set(true));
+    Exclusive(())
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        EXCLUSIVE_HERE.with(|e| e.set(false));
+        gate_state().1 = false;
+        GATE.changed.notify_all();
+    }
+}
+
+/// Raises this process's open-file limit to at least `want` (up to the hard limit) and
+/// returns the soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    if lim.rlim_cur < want {
+        lim.rlim_cur = want.min(lim.rlim_max);
+        // SAFETY: setrlimit reads the rlimit we pass; a soft limit up to the hard one is
+        // always allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    }
+    lim.rlim_cur
+}
+
+/// File descriptors open in this process now.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 pub struct ServerConfig {
@@ -175,6 +330,9 @@ pub struct ServerConfig {
     pub render_queue: usize,
     pub header_timeout: u64,
     pub shutdown_grace: u64,
+    pub map_deadline_ms: u64,
+    pub stale_for: u64,
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -188,6 +346,9 @@ impl ServerConfig {
             render_queue: 64,
             header_timeout: 10,
             shutdown_grace: 5,
+            map_deadline_ms: 250,
+            stale_for: 3600,
+            max_connections: 10_000,
         }
     }
 }
@@ -195,6 +356,7 @@ impl ServerConfig {
 impl Server {
     pub fn start(config: ServerConfig) -> Server {
         use clap::Parser;
+        let shared = Shared::take();
         let mut argv = vec![
             "vitrine".to_owned(),
             "serve".to_owned(),
@@ -212,6 +374,12 @@ impl Server {
             config.header_timeout.to_string(),
             "--shutdown-grace".to_owned(),
             config.shutdown_grace.to_string(),
+            "--map-deadline-ms".to_owned(),
+            config.map_deadline_ms.to_string(),
+            "--stale-for".to_owned(),
+            config.stale_for.to_string(),
+            "--max-connections".to_owned(),
+            config.max_connections.to_string(),
         ];
         if let Some(url) = &config.redis {
             argv.push("--redis".to_owned());
@@ -262,6 +430,7 @@ impl Server {
             addr,
             stop: Some(stop_tx),
             thread: Some(thread),
+            _shared: shared,
         }
     }
 
@@ -326,20 +495,16 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     fn parse(buf: &[u8]) -> HttpResponse {
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(buf)));
+        HttpResponse::try_parse(buf)
+            .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(buf)))
+    }
+
+    /// Parses a whole response; `None` if `buf` does not start with a status line and headers.
+    pub fn try_parse(buf: &[u8]) -> Option<HttpResponse> {
+        let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&buf[..split]).into_owned();
         let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
         let mut headers = HashMap::new();
         for line in lines {
             if let Some((k, v)) = line.split_once(':') {
@@ -353,11 +518,11 @@ impl HttpResponse {
         {
             body = dechunk(&body);
         }
-        HttpResponse {
+        Some(HttpResponse {
             status,
             headers,
             body,
-        }
+        })
     }
 
     pub fn text(&self) -> String {
@@ -383,4 +548,205 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&body[eol + 2..eol + 2 + size]);
         body = &body[eol + 2 + size + 2..];
     }
+}
+
+/// One GET on a fresh connection that never panics: for load loops, where a failure is a
+/// result to count. `timeout` bounds connect, write and every read.
+pub fn try_get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<HttpResponse> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    HttpResponse::try_parse(&buf).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} bytes, not an HTTP response", buf.len()),
+        )
+    })
+}
+
+/// A TCP proxy in front of a server that can black-hole traffic the way a network partition
+/// or a vanished peer does: [`BlackHoleProxy::black_hole`] freezes every connection open now
+/// *for good* (bytes are swallowed, nothing is answered, nothing is closed), and connections
+/// accepted until [`BlackHoleProxy::restore`] are frozen too. Only connections opened after
+/// `restore` reach the server. A client that keeps using an old connection never recovers.
+pub struct BlackHoleProxy {
+    pub port: u16,
+    state: std::sync::Arc<ProxyState>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    epoch: std::sync::atomic::AtomicU64,
+    holed: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+    connections: std::sync::atomic::AtomicUsize,
+}
+
+/// Epoch of a connection accepted while black-holed: never the current one.
+const FROZEN: u64 = u64::MAX;
+
+impl BlackHoleProxy {
+    /// Proxies a free loopback port to `127.0.0.1:upstream`.
+    pub fn start(upstream: u16) -> BlackHoleProxy {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(ProxyState::default());
+        let st = state.clone();
+        let accept = std::thread::spawn(move || {
+            while !st.stop.load(SeqCst) {
+                let client = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                st.connections.fetch_add(1, SeqCst);
+                let epoch = if st.holed.load(SeqCst) {
+                    FROZEN
+                } else {
+                    st.epoch.load(SeqCst)
+                };
+                client.set_nonblocking(false).unwrap();
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let st = st.clone();
+                    std::thread::spawn(move || pump(from, to, epoch, &st));
+                }
+            }
+        });
+        BlackHoleProxy {
+            port,
+            state,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Freezes every connection open now, for good, and the ones accepted until `restore`.
+    pub fn black_hole(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.state.holed.store(true, SeqCst);
+        self.state.epoch.fetch_add(1, SeqCst);
+    }
+
+    /// New connections reach the server again; frozen ones stay frozen.
+    pub fn restore(&self) {
+        self.state
+            .holed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, epoch: u64, st: &ProxyState) {
+    use std::sync::atomic::Ordering::SeqCst;
+    from.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 16 * 1024];
+    while !st.stop.load(SeqCst) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let alive = epoch == st.epoch.load(SeqCst) && !st.holed.load(SeqCst);
+                if alive && to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    // Frozen connections are never closed while the proxy runs: that is the point.
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+impl Drop for BlackHoleProxy {
+    fn drop(&mut self) {
+        self.state
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Every (domain, site path) pair of the sample sites, and each site's page ids.
+pub fn sample_sites(sites: &Path) -> Vec<(String, Vec<String>, Vec<String>)> {
+    vitrine::site::list_site_files(sites)
+        .unwrap()
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(sites.join(&rel)).unwrap();
+            let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
+            let outline = vitrine::render::Outline::of(&doc);
+            (rel, outline.domains, outline.pages)
+        })
+        .collect()
+}
+
+/// A server backed by a real Redis holding the sample sites' map.
+pub fn redis_server(fixture: &Fixture) -> (Redis, Server) {
+    let redis = Redis::start();
+    for (rel, domains, _) in sample_sites(&fixture.sites()) {
+        for d in domains {
+            redis.set(&d, &rel);
+        }
+    }
+    let mut config = ServerConfig::new(fixture);
+    config.redis = Some(redis.url());
+    (redis, Server::start(config))
+}
+
+pub fn main_domain(fixture: &Fixture, id: &str) -> (String, String, Vec<String>) {
+    let (rel, domains, pages) = sample_sites(&fixture.sites())
+        .into_iter()
+        .find(|(rel, _, _)| rel.contains(&format!("/{id}/")))
+        .unwrap_or_else(|| panic!("sample site {id} missing"));
+    (domains[0].clone(), rel, pages)
+}
+
+/// Polls `cond` every 50 ms for up to 10 s.
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
 }
