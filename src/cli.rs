@@ -88,6 +88,14 @@ pub struct ServeArgs {
     /// served while Redis is down (0: never serve a stale answer).
     #[arg(long, env = "VITRINE_STALE_FOR", default_value_t = 3600)]
     pub stale_for: u64,
+    /// Seconds a Redis answer may be kept in process (server-assisted client-side caching:
+    /// Redis pushes an invalidation when the key changes; this bounds an entry's life
+    /// anyway). 0: ask Redis on every request.
+    #[arg(long, env = "VITRINE_MAP_CACHE_TTL", default_value_t = 60)]
+    pub map_cache_ttl: u64,
+    /// Most hosts kept by that cache.
+    #[arg(long, env = "VITRINE_MAP_CACHE_ENTRIES", default_value_t = 100_000)]
+    pub map_cache_entries: usize,
 }
 
 /// `vitrine domains`.

@@ -100,9 +100,13 @@ fn check_load(samples: &[Sample], outage: (Instant, Instant)) -> Vec<&Sample> {
             assert_eq!(*status, 200, "known host {} during the fault", s.host);
         }
     }
+    // The publisher keeps Redis's answers in process while Redis keeps answering its pings
+    // (server-assisted client-side caching): an answer confirmed up to this long before the
+    // fault may still be used, exactly as if the request had come that much earlier.
+    let trusted = vitrine::site::redis::CACHE_TRUST + vitrine::site::redis::HEARTBEAT;
     let during: Vec<&Sample> = samples
         .iter()
-        .filter(|s| s.start > outage.0 && s.start + s.took < outage.1)
+        .filter(|s| s.start > outage.0 + trusted && s.start + s.took < outage.1)
         .collect();
     let unknown: Vec<_> = during.iter().filter(|s| s.host == UNKNOWN).collect();
     let known = during.len() - unknown.len();

@@ -250,6 +250,46 @@ fn a_remap_in_redis_takes_effect_on_the_next_request() {
     assert_eq!(server.get(&domain, "/").status, 404);
 }
 
+/// Number of GET commands Redis has executed so far (`INFO commandstats`).
+fn redis_gets(redis: &Redis) -> u64 {
+    let info = redis.command(&["INFO", "commandstats"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map(|n| n.parse().unwrap())
+        .unwrap_or(0)
+}
+
+#[test]
+fn hot_hosts_are_answered_from_the_map_cache_and_remaps_still_apply_at_once() {
+    let fixture = Fixture::new();
+    let (redis, server) = redis_server(&fixture);
+    let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let (_, other_rel, _) = main_domain(&fixture, "plomberie-leroy");
+    assert_eq!(server.get(&domain, "/").status, 200);
+    let gets_before = redis_gets(&redis);
+    for _ in 0..50 {
+        assert_eq!(server.get(&domain, "/").status, 200);
+    }
+    let gets = redis_gets(&redis) - gets_before;
+    assert!(
+        gets < 10,
+        "{gets} GETs reached Redis for 50 requests of a cached host"
+    );
+    // A write to the key makes Redis push an invalidation: the very next request sees it.
+    redis.set(&domain, &other_rel);
+    let after = server.get(&domain, "/").text();
+    assert!(
+        after.contains("Plomberie"),
+        "remap not applied from the cache"
+    );
+    // Unknown hosts are cached as unknown, and a new mapping reaches them too.
+    assert_eq!(server.get("new-client.example", "/").status, 404);
+    assert_eq!(server.get("new-client.example", "/").status, 404);
+    redis.set("new-client.example", &other_rel);
+    assert_eq!(server.get("new-client.example", "/").status, 200);
+}
+
 #[test]
 fn media_with_range_and_traversal_attempts() {
     let fixture = Fixture::new();

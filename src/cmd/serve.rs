@@ -14,7 +14,7 @@ use crate::render::{Limits, RenderPool, Themes};
 use crate::server::{AppState, Server, ServerOptions};
 use crate::site::last_known::{self, LastKnown};
 use crate::site::memory::MemoryMap;
-use crate::site::redis::RedisMap;
+use crate::site::redis::{MapCache, RedisMap};
 use crate::site::DomainMap;
 use crate::watch::{self, ThemeWatcher};
 
@@ -55,9 +55,16 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let themes = Arc::new(themes);
 
     let deadline = Duration::from_millis(args.map_deadline_ms.max(1));
+    let map_cache = |args: &ServeArgs| {
+        let entries = std::num::NonZeroUsize::new(args.map_cache_entries)?;
+        (args.map_cache_ttl > 0).then(|| MapCache {
+            entries,
+            ttl: Duration::from_secs(args.map_cache_ttl),
+        })
+    };
     let map = match &args.redis {
         Some(url) => DomainMap::Redis {
-            map: RedisMap::connect(url, deadline).await.with_context(|| {
+            map: RedisMap::connect_cached(url, deadline, map_cache(args)).await.with_context(|| {
                 format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
             })?,
             last_known: LastKnown::new(

@@ -5,7 +5,9 @@
 //!
 //! Every request does one `GET` over a single multiplexed connection (redis-rs
 //! `ConnectionManager`): concurrent lookups are pipelined on it, no connection is opened per
-//! request, and a remap in Redis is visible on the very next request.
+//! request, and a remap in Redis is visible on the very next request. The publisher's
+//! connection also keeps answers in process with Redis's server-assisted client-side caching
+//! ([`RedisMap::connect_cached`]), trusted only while a heartbeat proves the connection alive.
 //!
 //! # Failures
 //!
@@ -31,7 +33,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::AsyncCommands;
+use redis::caching::{CacheConfig, CacheMode};
+use redis::{AsyncCommands, CommandCacheConfig, IntoConnectionInfo, ProtocolVersion};
 use tokio::sync::Semaphore;
 
 use super::MapError;
@@ -43,8 +46,23 @@ pub const KEY_PREFIX: &str = "vitrine:domain:";
 /// well under a millisecond, so this many in flight means it is not answering.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
+/// Interval of the liveness ping when lookups are cached.
+pub const HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// Cached answers are used only if Redis answered on the connection this recently.
+pub const CACHE_TRUST: Duration = Duration::from_millis(300);
+
 /// Least time between two replacements of the connection after timeouts.
 pub const REPLACE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Client-side caching of lookups (see [`RedisMap::connect_cached`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MapCache {
+    /// Most hosts kept.
+    pub entries: std::num::NonZeroUsize,
+    /// Longest time an answer is kept, even without an invalidation.
+    pub ttl: Duration,
+}
 
 /// Handle on the Redis domain map; cheap to clone (one shared connection).
 #[derive(Clone)]
@@ -60,6 +78,11 @@ struct Inner {
     in_flight: Semaphore,
     url: String,
     deadline: Duration,
+    /// Client-side caching is configured (opt-in per lookup, see [`RedisMap::get`]).
+    cached: bool,
+    /// When Redis last answered on the current connection, in ms since `epoch`.
+    last_answer_ms: AtomicU64,
+    epoch: Instant,
 }
 
 /// The connection in use and when it was made.
@@ -79,7 +102,37 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> MapError {
 impl RedisMap {
     /// Connects to `url` (`redis://host:port/db`). Fails if Redis cannot be reached now.
     pub async fn connect(url: &str, deadline: Duration) -> Result<RedisMap, MapError> {
-        let client = redis::Client::open(url)
+        Self::connect_cached(url, deadline, None).await
+    }
+
+    /// Like [`RedisMap::connect`], with Redis's server-assisted client-side caching of
+    /// lookups when `cache` is given (the publisher's case).
+    ///
+    /// With `CLIENT TRACKING` (RESP3), Redis remembers which keys this connection read and
+    /// pushes an invalidation as soon as one of them is written or deleted, so answers can be
+    /// kept in process: a hot host costs no round trip, yet a remap reaches the publisher
+    /// with the invalidation, before its next lookup of that host in practice. redis-rs
+    /// (`cache-aio`) keeps the cache, drops it whole when the connection is re-established
+    /// (invalidations may have been missed meanwhile), and keys entries by command, so a
+    /// missing host (nil) is cached and invalidated the same way. `ttl` bounds how long an
+    /// entry lives regardless, so a lost invalidation cannot leave a stale answer longer than
+    /// that.
+    pub async fn connect_cached(
+        url: &str,
+        deadline: Duration,
+        cache: Option<MapCache>,
+    ) -> Result<RedisMap, MapError> {
+        let mut info = url
+            .into_connection_info()
+            .map_err(|e| MapError::Invalid(format!("redis URL {url:?}: {e}")))?;
+        if cache.is_some() {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3);
+            info = info.set_redis_settings(settings);
+        }
+        let client = redis::Client::open(info)
             .map_err(|e| MapError::Invalid(format!("redis URL {url:?}: {e}")))?;
         // Reconnection attempts after a dropped connection: quick, so that a restarted
         // Redis is used again within about a second, and few, because every lookup that
@@ -90,10 +143,19 @@ impl RedisMap {
             .set_number_of_retries(3)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
+        let config = match cache {
+            Some(c) => config.set_cache_config(
+                CacheConfig::new()
+                    .set_mode(CacheMode::OptIn)
+                    .set_size(c.entries)
+                    .set_default_client_ttl(c.ttl),
+            ),
+            None => config,
+        };
         let conn = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(|e| unavailable(&format!("connecting to {url}"), e))?;
-        Ok(RedisMap {
+        let map = RedisMap {
             inner: Arc::new(Inner {
                 client,
                 config,
@@ -106,8 +168,60 @@ impl RedisMap {
                 in_flight: Semaphore::new(MAX_IN_FLIGHT),
                 url: url.to_owned(),
                 deadline,
+                cached: cache.is_some(),
+                last_answer_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
             }),
-        })
+        };
+        if cache.is_some() {
+            map.spawn_heartbeat();
+        }
+        Ok(map)
+    }
+
+    /// Pings Redis every [`HEARTBEAT`] on the lookup connection. Cached answers are used
+    /// only while the last reply is recent: a reply proves that every invalidation Redis
+    /// sent before it has arrived (one ordered stream), so a cached answer is at most about
+    /// [`CACHE_TRUST`] older than Redis's truth. A ping that fails replaces the connection,
+    /// which also empties the cache. The task ends with the map.
+    fn spawn_heartbeat(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let map = RedisMap { inner };
+                let slot = map.inner.slot.load_full();
+                let mut conn = slot.conn.clone();
+                let ping = redis::cmd("PING");
+                let reply = ping.query_async::<()>(&mut conn);
+                match tokio::time::timeout(map.inner.deadline, reply).await {
+                    Ok(Ok(())) => map.answered(),
+                    Ok(Err(_)) | Err(_) => map.replace(&slot),
+                }
+            }
+        });
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    fn answered(&self) {
+        self.inner
+            .last_answer_ms
+            .fetch_max(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether a cached answer may be used now.
+    fn cache_trusted(&self) -> bool {
+        self.inner.cached
+            && self
+                .now_ms()
+                .saturating_sub(self.inner.last_answer_ms.load(Ordering::Relaxed))
+                < CACHE_TRUST.as_millis() as u64
     }
 
     /// The URL connected to.
@@ -131,8 +245,21 @@ impl RedisMap {
         let slot = self.inner.slot.load_full();
         let mut conn = slot.conn.clone();
         let deadline = self.inner.deadline;
-        match tokio::time::timeout(deadline, conn.get::<_, Option<String>>(&key)).await {
-            Ok(Ok(v)) => Ok(v),
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(&key);
+        let cacheable = self.cache_trusted();
+        if cacheable {
+            cmd.set_cache_config(CommandCacheConfig::new());
+        }
+        match tokio::time::timeout(deadline, cmd.query_async::<Option<String>>(&mut conn)).await {
+            Ok(Ok(v)) => {
+                // Only a reply that certainly came from Redis proves the connection alive;
+                // a cacheable lookup may have been answered from the cache.
+                if !cacheable {
+                    self.answered();
+                }
+                Ok(v)
+            }
             Ok(Err(e)) => {
                 if e.is_timeout() {
                     self.replace(&slot);
