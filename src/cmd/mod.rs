@@ -2,5 +2,6 @@
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
 pub mod domains;
+pub mod render;
 pub mod replay;
 pub mod serve;

@@ -12,8 +12,6 @@ use crate::cli::ServeArgs;
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::{AppState, Server, ServerOptions};
-use crate::site::memory::MemoryMap;
-use crate::site::redis::RedisMap;
 use crate::site::DomainMap;
 use crate::watch::{self, ThemeWatcher};
 
@@ -54,18 +52,15 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let themes = Arc::new(themes);
 
     let deadline = Duration::from_millis(args.map_deadline_ms.max(1));
-    let map = match &args.redis {
-        Some(url) => DomainMap::Redis(RedisMap::connect(url, deadline).await.with_context(|| {
-            format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
-        })?),
-        None => {
-            let (map, conflicts) = MemoryMap::from_sites(sites_dir)?;
-            for c in conflicts {
-                tracing::warn!("{}", c.0);
-            }
-            DomainMap::Memory(map)
-        }
-    };
+    let (map, conflicts) = DomainMap::open(args.redis.as_deref(), sites_dir, deadline)
+        .await
+        .with_context(|| match &args.redis {
+            Some(url) => format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)"),
+            None => format!("cannot build the in-memory domain map of {}", sites_dir.display()),
+        })?;
+    for c in conflicts {
+        tracing::warn!("{}", c.0);
+    }
 
     let sites = Root::open(sites_dir)
         .with_context(|| format!("cannot open sites folder {}", sites_dir.display()))?;
