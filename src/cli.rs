@@ -26,6 +26,8 @@ pub enum Command {
     Replay(crate::replay::ReplayArgs),
     /// Render one page as the server would send it, or every page into a static tree (--all).
     Render(RenderArgs),
+    /// Check stylesheets, site XMLs, renders and the domain map before a deploy.
+    Check(CheckArgs),
     /// Benchmark tooling.
     Bench {
         /// What to do.
@@ -152,6 +154,22 @@ pub struct RenderArgs {
     #[arg(long, env = "VITRINE_REDIS")]
     pub redis: Option<String>,
     /// Threads of --all; default: one per core.
+    #[arg(long, env = "VITRINE_RENDER_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `vitrine check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Redis URL of the domain map to check against the sites (both directions).
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads; default: one per core.
     #[arg(long, env = "VITRINE_RENDER_THREADS")]
     pub threads: Option<usize>,
 }

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             Command::Domains(args) => cmd::domains::run(args).await,
             Command::Replay(args) => cmd::replay::run(args).await,
             Command::Render(args) => cmd::render::run(args).await,
+            Command::Check(args) => cmd::check::run(args).await,
             Command::Bench {
                 command: BenchCommand::GenLog(args),
             } => cmd::replay::gen_log(args).await,
