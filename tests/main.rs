@@ -2,5 +2,6 @@
 
 mod support;
 
+mod ops;
 mod replay;
 mod serve;

@@ -1,45 +1,9 @@
 //! End-to-end tests of `vitrine serve`: the real server on a free port, a real redis-server,
 //! real files in a temp copy of the sample sites and stylesheets.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-
-/// Every (domain, site path) pair of the sample sites, and each site's page ids.
-fn sample_sites(sites: &Path) -> Vec<(String, Vec<String>, Vec<String>)> {
-    vitrine::site::list_site_files(sites)
-        .unwrap()
-        .into_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(sites.join(&rel)).unwrap();
-            let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
-            let outline = vitrine::render::Outline::of(&doc);
-            (rel, outline.domains, outline.pages)
-        })
-        .collect()
-}
-
-/// A server backed by a real Redis holding the sample sites' map.
-fn redis_server(fixture: &Fixture) -> (Redis, Server) {
-    let redis = Redis::start();
-    for (rel, domains, _) in sample_sites(&fixture.sites()) {
-        for d in domains {
-            redis.set(&d, &rel);
-        }
-    }
-    let mut config = ServerConfig::new(fixture);
-    config.redis = Some(redis.url());
-    (redis, Server::start(config))
-}
-
-fn main_domain(fixture: &Fixture, id: &str) -> (String, String, Vec<String>) {
-    let (rel, domains, pages) = sample_sites(&fixture.sites())
-        .into_iter()
-        .find(|(rel, _, _)| rel.contains(&format!("/{id}/")))
-        .unwrap_or_else(|| panic!("sample site {id} missing"));
-    (domains[0].clone(), rel, pages)
-}
 
 #[test]
 fn every_domain_and_page_of_every_sample_site_renders_through_redis() {
@@ -432,17 +396,6 @@ fn theme_assets_are_served_to_every_site() {
         server.get(&domain, "/assets/%2e%2e/classic.xsl").status,
         404
     );
-}
-
-fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]
