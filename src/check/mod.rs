@@ -5,7 +5,7 @@
 //! What is checked:
 //! - every theme compiles ([`stylesheet_problems`]), with the file and line at fault, which
 //!   may be an imported `common/*.xsl`;
-//! - every site XML ([`scan_sites`], in parallel, streaming the sites folder): readable,
+//! - every site XML ([`SiteCheck::run`], in parallel, streaming the sites folder): readable,
 //!   well-formed, valid against the RELAX NG schema, in the folder its id implies, naming an
 //!   existing theme, with unique page ids, existing media, valid domains; and every page,
 //!   plus the not-found page, renders with the site's theme for its main domain, on the same
