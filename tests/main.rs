@@ -3,5 +3,6 @@
 mod support;
 
 mod ops;
+mod reload;
 mod replay;
 mod serve;

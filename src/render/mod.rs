@@ -546,6 +546,80 @@ mod tests {
         }
     }
 
+    const HEAD: &str =
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+    #[test]
+    fn a_failed_theme_is_retried_when_a_file_it_newly_imports_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("common")).unwrap();
+        let write = |name: &str, body: &str| {
+            std::fs::write(
+                dir.path().join(name),
+                format!("{HEAD}{body}</xsl:stylesheet>"),
+            )
+            .unwrap()
+        };
+        write("t.xsl", r#"<xsl:template match="/">v1</xsl:template>"#);
+        let (themes, _) = Themes::load(dir.path()).unwrap();
+        let v1 = themes.get("t").unwrap().version;
+        assert_eq!(themes.generation(), 1);
+
+        // The theme now imports a new, broken file: refused, v1 keeps serving.
+        write(
+            "common/new.xsl",
+            r#"<xsl:template match="/"><xsl:value-of select="(("/></xsl:template>"#,
+        );
+        write("t.xsl", r#"<xsl:import href="common/new.xsl"/>"#);
+        let changed = [
+            themes.dir().join("t.xsl"),
+            themes.dir().join("common/new.xsl"),
+        ];
+        let outcomes = themes.reload_changed(&changed).unwrap();
+        assert!(
+            matches!(&outcomes[..], [ReloadOutcome::Failed(n, _)] if n == "t"),
+            "{outcomes:?}"
+        );
+        assert_eq!(themes.get("t").unwrap().version, v1);
+        let failure = themes.failure("t").unwrap();
+        let at = failure.location.unwrap();
+        assert!(at.file.ends_with("new.xsl"), "{at}");
+        assert_eq!(at.line, Some(1));
+        let err = themes.for_site("s.xml", b"<?xml-stylesheet href=\"gone.xsl\"?><a/>");
+        assert!(matches!(err, Err(RenderError::UnknownTheme { .. })));
+
+        // Fixing only new.xsl (not among v1's files) recompiles the theme.
+        write(
+            "common/new.xsl",
+            r#"<xsl:template match="/">v2</xsl:template>"#,
+        );
+        let outcomes = themes
+            .reload_changed(&[themes.dir().join("common/new.xsl")])
+            .unwrap();
+        assert!(matches!(&outcomes[..], [ReloadOutcome::Loaded(n)] if n == "t"));
+        assert_ne!(themes.get("t").unwrap().version, v1);
+        assert!(themes.failures().is_empty());
+        assert_eq!(themes.generation(), 3);
+    }
+
+    #[test]
+    fn a_site_on_a_theme_that_never_compiled_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("b.xsl"),
+            format!("{HEAD}<oops></xsl:stylesheet>"),
+        )
+        .unwrap();
+        let (themes, _) = Themes::load(dir.path()).unwrap();
+        let err = themes
+            .for_site("s.xml", b"<?xml-stylesheet href=\"b.xsl\"?><a/>")
+            .unwrap_err();
+        assert!(matches!(err, RenderError::BrokenTheme { .. }), "{err}");
+        assert!(err.to_string().contains("b.xsl:1"), "{err}");
+        let err = themes.for_site("s.xml", b"<a/>").unwrap_err();
+        assert!(matches!(err, RenderError::NoTheme { .. }), "{err}");
+    }
+
     #[test]
     fn theme_names() {
         assert!(valid_theme_name("light-2"));
