@@ -206,9 +206,14 @@ pub async fn render_host_page(
             hint: publisher.map.unknown_host_hint(&parsed),
         })?;
     let rel = site::parse_map_value(&parsed, &value)?;
-    // The server's page id from a path: no leading or trailing slash.
+    // The server's page id from a path: no leading or trailing slash, at most 100 chars.
     let page = page.trim_start_matches('/');
-    let page = page.strip_suffix('/').unwrap_or(page).to_owned();
+    let page: String = page
+        .strip_suffix('/')
+        .unwrap_or(page)
+        .chars()
+        .take(100)
+        .collect();
     let p = publisher.clone();
     let host = parsed.clone();
     let (file, rendered) = publisher
