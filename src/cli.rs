@@ -24,6 +24,10 @@ pub enum Command {
     Domains(DomainsArgs),
     /// Replay access logs against a server and report throughput and latency.
     Replay(crate::replay::ReplayArgs),
+    /// Render one page as the server would send it, or every page into a static tree (--all).
+    Render(RenderArgs),
+    /// Check stylesheets, site XMLs, renders and the domain map before a deploy.
+    Check(CheckArgs),
     /// Benchmark tooling.
     Bench {
         /// What to do.
@@ -139,4 +143,46 @@ pub enum DomainsAction {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// `vitrine render`.
+#[derive(Debug, Clone, Args)]
+pub struct RenderArgs {
+    /// Host to render for, as a browser sends it (any case, port, IDN form).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub host: Option<String>,
+    /// Page id or path (`tarifs`, `/tarifs`); default: the home page.
+    #[arg(conflicts_with = "all")]
+    pub page: Option<String>,
+    /// Render every page of every site into --out (a static tree for nginx).
+    #[arg(long, requires = "out")]
+    pub all: bool,
+    /// Output folder of --all; created if absent, must be empty.
+    #[arg(long, requires = "all")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Redis URL of the domain map, as for `serve`; without it, the in-memory map of the
+    /// domains the site XMLs declare. Not used by --all, which maps every declared domain.
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
+    /// Threads of --all; default: one per core.
+    #[arg(long, env = "VITRINE_RENDER_THREADS")]
+    pub threads: Option<usize>,
+}
+
+/// `vitrine check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Redis URL of the domain map to check against the sites (both directions).
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads; default: one per core.
+    #[arg(long, env = "VITRINE_RENDER_THREADS")]
+    pub threads: Option<usize>,
 }

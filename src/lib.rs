@@ -13,10 +13,15 @@
 //! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
+//! * [`publish`]: rendering outside a request, as the server does: one page for a host, the
+//!   static export of every page ([`publish::export`]).
+//! * [`check`]: the pre-deploy check of stylesheets, site XMLs, renders and the domain map.
 
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod fsx;
+pub mod publish;
 pub mod render;
 pub mod replay;
 pub mod server;

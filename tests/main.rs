@@ -4,5 +4,7 @@ mod support;
 
 mod faults;
 mod http_edges;
+mod ops;
+mod reload;
 mod replay;
 mod serve;

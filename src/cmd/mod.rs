@@ -1,6 +1,8 @@
 //! One module per subcommand: each validates its arguments, wires the library's components
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
+pub mod check;
 pub mod domains;
+pub mod render;
 pub mod replay;
 pub mod serve;

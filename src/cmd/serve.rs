@@ -12,10 +12,8 @@ use crate::cli::ServeArgs;
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::{AppState, Server, ServerOptions};
-use crate::site::last_known::{self, LastKnown};
-use crate::site::memory::MemoryMap;
-use crate::site::redis::{MapCache, RedisMap};
-use crate::site::DomainMap;
+use crate::site::redis::MapCache;
+use crate::site::{DomainMap, MapOptions};
 use crate::watch::{self, ThemeWatcher};
 
 /// A server ready to run, with what must stay alive while it runs.
@@ -55,31 +53,26 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let themes = Arc::new(themes);
 
     let deadline = Duration::from_millis(args.map_deadline_ms.max(1));
-    let map_cache = |args: &ServeArgs| {
-        let entries = std::num::NonZeroUsize::new(args.map_cache_entries)?;
-        (args.map_cache_ttl > 0).then(|| MapCache {
+    let cache = std::num::NonZeroUsize::new(args.map_cache_entries)
+        .filter(|_| args.map_cache_ttl > 0)
+        .map(|entries| MapCache {
             entries,
             ttl: Duration::from_secs(args.map_cache_ttl),
-        })
+        });
+    let options = MapOptions {
+        deadline,
+        cache,
+        stale_for: Duration::from_secs(args.stale_for),
     };
-    let map = match &args.redis {
-        Some(url) => DomainMap::Redis {
-            map: RedisMap::connect_cached(url, deadline, map_cache(args)).await.with_context(|| {
-                format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)")
-            })?,
-            last_known: LastKnown::new(
-                last_known::DEFAULT_CAPACITY,
-                Duration::from_secs(args.stale_for),
-            ),
-        },
-        None => {
-            let (map, conflicts) = MemoryMap::from_sites(sites_dir)?;
-            for c in conflicts {
-                tracing::warn!("{}", c.0);
-            }
-            DomainMap::Memory(map)
-        }
-    };
+    let (map, conflicts) = DomainMap::open(args.redis.as_deref(), sites_dir, options)
+        .await
+        .with_context(|| match &args.redis {
+            Some(url) => format!("cannot use the domain map at {url}: is redis-server running there? (omit --redis to serve from an in-memory map of the sites folder)"),
+            None => format!("cannot build the in-memory domain map of {}", sites_dir.display()),
+        })?;
+    for c in conflicts {
+        tracing::warn!("{}", c.0);
+    }
 
     let sites = Root::open(sites_dir)
         .with_context(|| format!("cannot open sites folder {}", sites_dir.display()))?;

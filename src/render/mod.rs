@@ -5,18 +5,21 @@
 //! CPU-bound parse and transform off the async reactor ([`pool::RenderPool`]), and the rules of a
 //! page render ([`render_page`]). The libxml2/libxslt binding itself lives in [`xslt`].
 
+pub mod diag;
 pub mod pool;
 pub mod xslt;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
+pub use diag::Location;
 pub use pool::{Overloaded, RenderPool};
 pub use xslt::{Document, Limits, XmlError};
 
@@ -24,12 +27,30 @@ pub use xslt::{Document, Limits, XmlError};
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The site names a theme that is not loaded.
-    #[error("{site}: theme {theme:?} does not exist in the stylesheets folder")]
+    #[error("{site}: theme {theme:?} does not exist in the stylesheets folder: add {theme}.xsl there or name an existing theme in the site's <?xml-stylesheet href=\"NAME.xsl\"?>")]
     UnknownTheme {
         /// The site XML file.
         site: String,
         /// The requested theme.
         theme: String,
+    },
+    /// The site's prolog names no usable theme.
+    #[error("{site}: no usable theme: {why}; the prolog must hold <?xml-stylesheet type=\"text/xsl\" href=\"NAME.xsl\"?> before the root element")]
+    NoTheme {
+        /// The site XML file.
+        site: String,
+        /// What is wrong with the prolog.
+        why: &'static str,
+    },
+    /// The site's theme exists but has never compiled since start-up.
+    #[error("{site}: theme {theme:?} does not compile ({failure}): fix the stylesheet")]
+    BrokenTheme {
+        /// The site XML file.
+        site: String,
+        /// The theme.
+        theme: String,
+        /// Its compile error.
+        failure: String,
     },
     /// The site XML did not parse.
     #[error("{0}")]
@@ -104,12 +125,43 @@ pub enum ReloadOutcome {
     Removed(String),
 }
 
+/// Why a theme's latest compile failed, kept until it compiles again.
+#[derive(Debug, Clone)]
+pub struct ThemeFailure {
+    /// The full error.
+    pub message: String,
+    /// Where to fix it (the theme or one of the files it imports).
+    pub location: Option<Location>,
+}
+
+impl ThemeFailure {
+    fn of(err: &XmlError) -> ThemeFailure {
+        ThemeFailure {
+            message: err.to_string(),
+            location: diag::locate(err),
+        }
+    }
+}
+
+impl std::fmt::Display for ThemeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(at) => write!(f, "at {at}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// The compiled themes of one stylesheets folder.
 pub struct Themes {
     dir: PathBuf,
     current: ArcSwap<HashMap<String, Arc<Theme>>>,
     /// Serialises reloads so two watchers' events cannot interleave their swaps.
     reload_lock: Mutex<()>,
+    /// Themes whose latest compile failed (whether or not an older version still serves).
+    failures: Mutex<BTreeMap<String, ThemeFailure>>,
+    /// Reloads completed; lets a caller wait for the effect of a change it made.
+    generation: AtomicU64,
 }
 
 impl Themes {
@@ -124,6 +176,8 @@ impl Themes {
             dir,
             current: ArcSwap::from_pointee(HashMap::new()),
             reload_lock: Mutex::new(()),
+            failures: Mutex::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
         };
         let outcomes = themes.reload_all()?;
         Ok((themes, outcomes))
@@ -137,6 +191,48 @@ impl Themes {
     /// The theme called `name`, if loaded.
     pub fn get(&self, name: &str) -> Option<Arc<Theme>> {
         self.current.load().get(name).cloned()
+    }
+
+    /// The theme a site XML names in its prolog, as every render picks it. `site` names the
+    /// file in errors.
+    pub fn for_site(&self, site: &str, xml: &[u8]) -> Result<Arc<Theme>, RenderError> {
+        let name = sniff_theme(xml).map_err(|why| RenderError::NoTheme {
+            site: site.to_owned(),
+            why,
+        })?;
+        self.get(name).ok_or_else(|| match self.failure(name) {
+            Some(failure) => RenderError::BrokenTheme {
+                site: site.to_owned(),
+                theme: name.to_owned(),
+                failure: failure.to_string(),
+            },
+            None => RenderError::UnknownTheme {
+                site: site.to_owned(),
+                theme: name.to_owned(),
+            },
+        })
+    }
+
+    /// Why `name`'s latest compile failed, if it did.
+    pub fn failure(&self, name: &str) -> Option<ThemeFailure> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Every theme whose latest compile failed, by name.
+    pub fn failures(&self) -> BTreeMap<String, ThemeFailure> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Number of reloads completed so far (the initial load is the first).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Names of the loaded themes, sorted.
@@ -169,14 +265,17 @@ impl Themes {
         Ok(self.reload_names(names, true))
     }
 
-    /// Recompiles the themes that depend on any of `changed` (or are new); themes whose main
-    /// file disappeared are removed. A theme that fails keeps its previous version.
+    /// Recompiles the themes that depend on any of `changed` (or are new, or failed last
+    /// time: their new imports are not known yet); themes whose main file disappeared are
+    /// removed. A theme that fails keeps its previous version.
     pub fn reload_changed(&self, changed: &[PathBuf]) -> Result<Vec<ReloadOutcome>, RenderError> {
         let on_disk = self.theme_names_on_disk()?;
         let current = self.current.load();
+        let failed = self.failures();
         let affected: Vec<String> = on_disk
             .iter()
             .filter(|name| match current.get(*name) {
+                _ if failed.contains_key(*name) => true,
                 None => true,
                 Some(theme) => theme.style.files().iter().any(|f| {
                     changed
@@ -194,13 +293,18 @@ impl Themes {
         let _guard = self.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut outcomes = Vec::new();
         let mut next: HashMap<String, Arc<Theme>> = (**self.current.load()).clone();
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         for name in &names {
             match Theme::compile(&self.dir, name) {
                 Ok(theme) => {
                     next.insert(name.clone(), Arc::new(theme));
+                    failures.remove(name);
                     outcomes.push(ReloadOutcome::Loaded(name.clone()));
                 }
-                Err(e) => outcomes.push(ReloadOutcome::Failed(name.clone(), e)),
+                Err(e) => {
+                    failures.insert(name.clone(), ThemeFailure::of(&e));
+                    outcomes.push(ReloadOutcome::Failed(name.clone(), e));
+                }
             }
         }
         let on_disk = self.theme_names_on_disk().unwrap_or_default();
@@ -211,9 +315,12 @@ impl Themes {
             }
             keep
         });
+        failures.retain(|name, _| on_disk.contains(name));
+        drop(failures);
         if full || !outcomes.is_empty() {
             self.current.store(Arc::new(next));
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         outcomes
     }
 }
@@ -328,6 +435,8 @@ pub struct Rendered {
     pub content_type: String,
     /// Whether the requested page exists (else the theme rendered its not-found content).
     pub found: bool,
+    /// The site's pages and domains, read from the same parse.
+    pub outline: Outline,
 }
 
 /// Content-Type for a theme's `xsl:output` settings.
@@ -366,15 +475,28 @@ pub fn render_page(
     stylesheets: &Path,
     limits: Limits,
 ) -> Result<Rendered, RenderError> {
+    let doc = xslt::parse_document(req.xml, req.file_name)?;
+    let outline = Outline::of(&doc);
+    render_parsed(doc, outline, req, theme, stylesheets, limits)
+}
+
+/// [`render_page`] for a document already parsed from `req.xml` (and its outline): what a
+/// caller that needed the outline first (the static export, to learn the main domain) uses
+/// instead of parsing twice. The document is consumed: libxslt writes into its input.
+pub fn render_parsed(
+    doc: Document,
+    outline: Outline,
+    req: PageRequest<'_>,
+    theme: &Theme,
+    stylesheets: &Path,
+    limits: Limits,
+) -> Result<Rendered, RenderError> {
     let PageRequest {
-        xml,
-        file_name,
         site_dir,
         page,
         host,
+        ..
     } = req;
-    let doc = xslt::parse_document(xml, file_name)?;
-    let outline = Outline::of(&doc);
     let (page, found) = if page.is_empty() {
         (outline.pages.first().cloned().unwrap_or_default(), true)
     } else {
@@ -392,6 +514,7 @@ pub fn render_page(
         body,
         content_type: content_type(theme.style.output()),
         found,
+        outline,
     })
 }
 
@@ -421,6 +544,80 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    const HEAD: &str =
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
+
+    #[test]
+    fn a_failed_theme_is_retried_when_a_file_it_newly_imports_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("common")).unwrap();
+        let write = |name: &str, body: &str| {
+            std::fs::write(
+                dir.path().join(name),
+                format!("{HEAD}{body}</xsl:stylesheet>"),
+            )
+            .unwrap()
+        };
+        write("t.xsl", r#"<xsl:template match="/">v1</xsl:template>"#);
+        let (themes, _) = Themes::load(dir.path()).unwrap();
+        let v1 = themes.get("t").unwrap().version;
+        assert_eq!(themes.generation(), 1);
+
+        // The theme now imports a new, broken file: refused, v1 keeps serving.
+        write(
+            "common/new.xsl",
+            r#"<xsl:template match="/"><xsl:value-of select="(("/></xsl:template>"#,
+        );
+        write("t.xsl", r#"<xsl:import href="common/new.xsl"/>"#);
+        let changed = [
+            themes.dir().join("t.xsl"),
+            themes.dir().join("common/new.xsl"),
+        ];
+        let outcomes = themes.reload_changed(&changed).unwrap();
+        assert!(
+            matches!(&outcomes[..], [ReloadOutcome::Failed(n, _)] if n == "t"),
+            "{outcomes:?}"
+        );
+        assert_eq!(themes.get("t").unwrap().version, v1);
+        let failure = themes.failure("t").unwrap();
+        let at = failure.location.unwrap();
+        assert!(at.file.ends_with("new.xsl"), "{at}");
+        assert_eq!(at.line, Some(1));
+        let err = themes.for_site("s.xml", b"<?xml-stylesheet href=\"gone.xsl\"?><a/>");
+        assert!(matches!(err, Err(RenderError::UnknownTheme { .. })));
+
+        // Fixing only new.xsl (not among v1's files) recompiles the theme.
+        write(
+            "common/new.xsl",
+            r#"<xsl:template match="/">v2</xsl:template>"#,
+        );
+        let outcomes = themes
+            .reload_changed(&[themes.dir().join("common/new.xsl")])
+            .unwrap();
+        assert!(matches!(&outcomes[..], [ReloadOutcome::Loaded(n)] if n == "t"));
+        assert_ne!(themes.get("t").unwrap().version, v1);
+        assert!(themes.failures().is_empty());
+        assert_eq!(themes.generation(), 3);
+    }
+
+    #[test]
+    fn a_site_on_a_theme_that_never_compiled_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("b.xsl"),
+            format!("{HEAD}<oops></xsl:stylesheet>"),
+        )
+        .unwrap();
+        let (themes, _) = Themes::load(dir.path()).unwrap();
+        let err = themes
+            .for_site("s.xml", b"<?xml-stylesheet href=\"b.xsl\"?><a/>")
+            .unwrap_err();
+        assert!(matches!(err, RenderError::BrokenTheme { .. }), "{err}");
+        assert!(err.to_string().contains("b.xsl:1"), "{err}");
+        let err = themes.for_site("s.xml", b"<a/>").unwrap_err();
+        assert!(matches!(err, RenderError::NoTheme { .. }), "{err}");
     }
 
     #[test]

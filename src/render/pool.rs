@@ -18,7 +18,7 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// libxslt and libxml2 recurse on template and document depth; 16 MiB leaves ample room
 /// under the depth limits set in [`super::xslt::Limits`].
-const STACK_SIZE: usize = 16 << 20;
+pub const STACK_SIZE: usize = 16 << 20;
 
 /// The pool refused a job because its queue is full.
 #[derive(Debug, Clone, Copy, thiserror::Error)]

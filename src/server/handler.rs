@@ -30,6 +30,7 @@ use super::response::{
 };
 use super::AppState;
 use crate::fsx::RelPath;
+use crate::publish;
 use crate::render::{self, Outline, RenderError};
 use crate::site::{self, Host};
 
@@ -184,18 +185,10 @@ async fn page_response(
                 file: file.rel.to_string(),
                 source,
             };
-            let theme_name = render::sniff_theme(&file.bytes).map_err(|why| {
-                render_err(RenderError::UnknownTheme {
-                    site: file.rel.to_string(),
-                    theme: why.to_owned(),
-                })
-            })?;
-            let theme = st.themes.get(theme_name).ok_or_else(|| {
-                render_err(RenderError::UnknownTheme {
-                    site: file.rel.to_string(),
-                    theme: theme_name.to_owned(),
-                })
-            })?;
+            let theme = st
+                .themes
+                .for_site(file.rel.as_str(), &file.bytes)
+                .map_err(render_err)?;
             let etag = format!(
                 "\"{:016x}{:016x}{}\"",
                 file.stamp,
@@ -209,18 +202,13 @@ async fn page_response(
                     last_modified,
                 });
             }
-            let site_dir = st.sites.path().join(file.dir());
-            let file_name = st.sites.path().join(file.rel.as_str());
-            let rendered = render::render_page(
-                render::PageRequest {
-                    xml: &file.bytes,
-                    file_name: &file_name.to_string_lossy(),
-                    site_dir: &site_dir,
-                    page: &page,
-                    host: host.as_str(),
-                },
+            let rendered = publish::render_file(
+                &st.sites,
+                &st.themes,
+                &file,
                 &theme,
-                st.themes.dir(),
+                &page,
+                host.as_str(),
                 st.limits,
             )
             .map_err(render_err)?;

@@ -41,6 +41,14 @@ pub enum SiteError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A site file read directly (not through the map) is missing or unreadable.
+    #[error("{path} cannot be read under the sites folder ({source})")]
+    UnreadableFile {
+        /// The relative path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The site file is larger than the parser accepts.
     #[error("{path}: {size} bytes is over the {MAX_XML_BYTES}-byte limit for a site file")]
     TooLarge {
@@ -75,6 +83,28 @@ pub enum MapError {
     },
 }
 
+/// How [`DomainMap::open`] uses Redis.
+#[derive(Debug, Clone, Copy)]
+pub struct MapOptions {
+    /// Deadline of one lookup.
+    pub deadline: Duration,
+    /// Client-side caching of answers (the publisher), or none (one-shot commands).
+    pub cache: Option<redis::MapCache>,
+    /// How long a confirmed answer is still served while Redis is down.
+    pub stale_for: Duration,
+}
+
+impl MapOptions {
+    /// For a one-shot command: no cache, no stale answers.
+    pub fn once(deadline: Duration) -> MapOptions {
+        MapOptions {
+            deadline,
+            cache: None,
+            stale_for: Duration::ZERO,
+        }
+    }
+}
+
 /// The domain map: normalised host -> site XML path (relative to the sites root).
 pub enum DomainMap {
     /// In-memory map built from the sites folder; for a first run without Redis.
@@ -99,6 +129,50 @@ impl DomainMap {
                 let result = map.get(host.as_str()).await;
                 last_known.settle(host.as_str(), started, result)
             }
+        }
+    }
+
+    /// Opens the map the way `vitrine serve` does: Redis at `redis` when given, else an
+    /// in-memory map of the domains the site XMLs beneath `sites` declare (with the conflicts
+    /// found while building it). Every command that resolves hosts goes through here, so they
+    /// all resolve exactly like the server.
+    pub async fn open(
+        redis: Option<&str>,
+        sites: &Path,
+        options: MapOptions,
+    ) -> Result<(DomainMap, Vec<memory::Conflict>), MapError> {
+        match redis {
+            Some(url) => Ok((
+                DomainMap::Redis {
+                    map: redis::RedisMap::connect_cached(url, options.deadline, options.cache)
+                        .await?,
+                    last_known: last_known::LastKnown::new(
+                        last_known::DEFAULT_CAPACITY,
+                        options.stale_for,
+                    ),
+                },
+                Vec::new(),
+            )),
+            None => {
+                let (map, conflicts) = memory::MemoryMap::from_sites(sites)?;
+                Ok((DomainMap::Memory(map), conflicts))
+            }
+        }
+    }
+
+    /// What to tell an operator whose host is not in this map.
+    pub fn unknown_host_hint(&self, host: &Host) -> String {
+        match self {
+            DomainMap::Memory(_) => format!(
+                "no site XML under the sites folder declares <domain>{host}</domain>: add it \
+                 to the site's <domains>, or pass --redis URL to use the production map"
+            ),
+            DomainMap::Redis { map, .. } => format!(
+                "no key {}{host} in Redis at {}: map it with `vitrine domains set {host} \
+                 SHARD/ID/site.xml`",
+                redis::KEY_PREFIX,
+                map.url()
+            ),
         }
     }
 
@@ -164,11 +238,27 @@ pub fn parse_map_value(host: &Host, value: &str) -> Result<RelPath, SiteError> {
 
 /// Reads the site file `rel` beneath `root`: confined (no escape, no symlinks), size-capped.
 pub fn read_site(root: &Root, host: &Host, rel: RelPath) -> Result<SiteFile, SiteError> {
-    let unreadable = |source| SiteError::Unreadable {
+    read_with(root, rel, |rel, source| SiteError::Unreadable {
         host: host.to_string(),
         path: rel.to_string(),
         source,
-    };
+    })
+}
+
+/// [`read_site`] for a file found by walking the sites folder rather than through the map.
+pub fn read_site_file(root: &Root, rel: RelPath) -> Result<SiteFile, SiteError> {
+    read_with(root, rel, |rel, source| SiteError::UnreadableFile {
+        path: rel.to_string(),
+        source,
+    })
+}
+
+fn read_with(
+    root: &Root,
+    rel: RelPath,
+    error: impl Fn(&RelPath, std::io::Error) -> SiteError,
+) -> Result<SiteFile, SiteError> {
+    let unreadable = |source| error(&rel, source);
     let file = root.open_file(&rel).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if meta.len() > MAX_XML_BYTES as u64 {
@@ -198,28 +288,84 @@ pub fn read_site(root: &Root, host: &Host, rel: RelPath) -> Result<SiteFile, Sit
 
 /// Walks a sites root and returns the relative paths of every `site.xml` (`SHARD/ID/site.xml`).
 pub fn list_site_files(root: &Path) -> std::io::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for shard in std::fs::read_dir(root)? {
-        let shard = shard?;
-        if !shard.file_type()?.is_dir() {
-            continue;
+    walk_site_files(root)?.collect()
+}
+
+/// Streams the relative paths of every `SHARD/ID/site.xml` beneath a sites root, in path
+/// order, holding one shard's listing (~270 names for 70,000 sites) in memory at a time, so
+/// that a whole-folder pass costs the same memory for 14 sites or 70,000.
+#[derive(Debug)]
+pub struct SiteFiles {
+    root: std::path::PathBuf,
+    shards: std::vec::IntoIter<String>,
+    current: std::vec::IntoIter<String>,
+}
+
+/// Starts a [`SiteFiles`] walk. Fails only if the root itself cannot be listed; a shard that
+/// cannot be listed is one `Err` item and the walk goes on.
+pub fn walk_site_files(root: &Path) -> std::io::Result<SiteFiles> {
+    let mut shards = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() == 2
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+            && entry.file_type()?.is_dir()
+        {
+            shards.push(name);
         }
-        let shard_name = shard.file_name().to_string_lossy().into_owned();
-        if shard_name.len() != 2 || !shard_name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        for site in std::fs::read_dir(shard.path())? {
+    }
+    shards.sort();
+    Ok(SiteFiles {
+        root: root.to_owned(),
+        shards: shards.into_iter(),
+        current: Vec::new().into_iter(),
+    })
+}
+
+impl SiteFiles {
+    fn list_shard(&self, shard: &str) -> std::io::Result<Vec<String>> {
+        let dir = self.root.join(shard);
+        let mut sites = Vec::new();
+        for site in std::fs::read_dir(&dir)? {
             let site = site?;
             if site.path().join("site.xml").is_file() {
-                out.push(format!(
-                    "{shard_name}/{}/site.xml",
+                sites.push(format!(
+                    "{shard}/{}/site.xml",
                     site.file_name().to_string_lossy()
                 ));
             }
         }
+        sites.sort();
+        Ok(sites)
     }
-    out.sort();
-    Ok(out)
+}
+
+impl Iterator for SiteFiles {
+    type Item = std::io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(rel) = self.current.next() {
+                return Some(Ok(rel));
+            }
+            let shard = self.shards.next()?;
+            match self.list_shard(&shard) {
+                Ok(sites) => self.current = sites.into_iter(),
+                Err(e) => {
+                    return Some(Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", self.root.join(&shard).display()),
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// The site id of a `SHARD/ID/site.xml` path: its folder name.
+pub fn site_id_of(rel: &str) -> &str {
+    rel.split('/').nth(1).unwrap_or(rel)
 }
 
 /// Default deadline of one map lookup.
@@ -228,6 +374,19 @@ pub const LOOKUP_DEADLINE: Duration = Duration::from_millis(250);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walks_the_sample_sites_in_path_order() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sites");
+        let all = list_site_files(&root).unwrap();
+        assert!(all.len() >= 12);
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
+        assert!(all.iter().all(|r| r.ends_with("/site.xml") && r.len() > 12));
+        assert_eq!(
+            site_id_of("3c/boulangerie-martin/site.xml"),
+            "boulangerie-martin"
+        );
+    }
 
     #[test]
     fn shard_is_fnv1a_low_byte() {

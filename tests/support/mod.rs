@@ -213,9 +213,77 @@ impl Drop for Redis {
     }
 }
 
+/// Every sample site of a sites folder: (site file, declared domains, page ids).
+pub fn sample_sites(sites: &Path) -> Vec<(String, Vec<String>, Vec<String>)> {
+    vitrine::site::list_site_files(sites)
+        .unwrap()
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(sites.join(&rel)).unwrap();
+            let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
+            let outline = vitrine::render::Outline::of(&doc);
+            (rel, outline.domains, outline.pages)
+        })
+        .collect()
+}
+
+/// A real Redis holding the map of every domain the fixture's sites declare.
+pub fn redis_with_sample_map(fixture: &Fixture) -> Redis {
+    let redis = Redis::start();
+    for (rel, domains, _) in sample_sites(&fixture.sites()) {
+        for d in domains {
+            redis.set(&d, &rel);
+        }
+    }
+    redis
+}
+
+/// A server backed by a real Redis holding the sample sites' map.
+pub fn redis_server(fixture: &Fixture) -> (Redis, Server) {
+    let redis = redis_with_sample_map(fixture);
+    let mut config = ServerConfig::new(fixture);
+    config.redis = Some(redis.url());
+    (redis, Server::start(config))
+}
+
+/// (main domain, site file, page ids) of the sample site `id`.
+pub fn main_domain(fixture: &Fixture, id: &str) -> (String, String, Vec<String>) {
+    let (rel, domains, pages) = sample_sites(&fixture.sites())
+        .into_iter()
+        .find(|(rel, _, _)| rel.contains(&format!("/{id}/")))
+        .unwrap_or_else(|| panic!("sample site {id} missing"));
+    (domains[0].clone(), rel, pages)
+}
+
+/// Polls `cond` every 20 ms until it holds; panics after 10 s.
+pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Runs the `vitrine` binary with `args` and returns its output.
+pub fn vitrine(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args(args)
+        .env_remove("VITRINE_REDIS")
+        .env_remove("VITRINE_SITES")
+        .env_remove("VITRINE_STYLESHEETS")
+        .env("VITRINE_LOG", "warn")
+        .output()
+        .expect("the vitrine binary runs")
+}
+
 /// The publisher running in-process on its own runtime, stopped on drop.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The server's shared state (themes, map, pool), for tests that watch reloads.
+    pub state: std::sync::Arc<vitrine::server::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _shared: Option<Shared>,
@@ -410,7 +478,10 @@ impl Server {
                     }
                 };
                 addr_tx
-                    .send(Ok(prepared.server.local_addr().unwrap()))
+                    .send(Ok((
+                        prepared.server.local_addr().unwrap(),
+                        prepared.state.clone(),
+                    )))
                     .unwrap();
                 let _watcher = prepared.watcher;
                 prepared
@@ -422,12 +493,13 @@ impl Server {
                     .unwrap();
             });
         });
-        let addr = addr_rx
+        let (addr, state) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap()
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         Server {
             addr,
+            state,
             stop: Some(stop_tx),
             thread: Some(thread),
             _shared: shared,
@@ -702,51 +774,4 @@ impl Drop for BlackHoleProxy {
             let _ = t.join();
         }
     }
-}
-
-/// Every (domain, site path) pair of the sample sites, and each site's page ids.
-pub fn sample_sites(sites: &Path) -> Vec<(String, Vec<String>, Vec<String>)> {
-    vitrine::site::list_site_files(sites)
-        .unwrap()
-        .into_iter()
-        .map(|rel| {
-            let bytes = std::fs::read(sites.join(&rel)).unwrap();
-            let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
-            let outline = vitrine::render::Outline::of(&doc);
-            (rel, outline.domains, outline.pages)
-        })
-        .collect()
-}
-
-/// A server backed by a real Redis holding the sample sites' map.
-pub fn redis_server(fixture: &Fixture) -> (Redis, Server) {
-    let redis = Redis::start();
-    for (rel, domains, _) in sample_sites(&fixture.sites()) {
-        for d in domains {
-            redis.set(&d, &rel);
-        }
-    }
-    let mut config = ServerConfig::new(fixture);
-    config.redis = Some(redis.url());
-    (redis, Server::start(config))
-}
-
-pub fn main_domain(fixture: &Fixture, id: &str) -> (String, String, Vec<String>) {
-    let (rel, domains, pages) = sample_sites(&fixture.sites())
-        .into_iter()
-        .find(|(rel, _, _)| rel.contains(&format!("/{id}/")))
-        .unwrap_or_else(|| panic!("sample site {id} missing"));
-    (domains[0].clone(), rel, pages)
-}
-
-/// Polls `cond` every 50 ms for up to 10 s.
-pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
