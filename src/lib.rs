@@ -12,10 +12,12 @@
 //! * [`watch`]: stylesheet hot reload.
 //! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
+//! * [`export`]: back-office records to site XML files and domain map entries.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
 
 pub mod cli;
 pub mod cmd;
+pub mod export;
 pub mod fsx;
 pub mod render;
 pub mod replay;

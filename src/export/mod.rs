@@ -1,0 +1,5 @@
+//! Export: back-office records (JSON Lines, one professional per line) become site XML files
+//! on disk, with the domain map kept in step.
+//!
+//! * [`record`]: the record format and its rules (field paths in every error).
+pub mod record;
