@@ -1723,7 +1723,7 @@ fn check_price(c: &mut Checker, p: &Price) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn rules() -> Rules {
