@@ -135,10 +135,15 @@ pub enum DomainsAction {
 
 /// `vitrine export`.
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "watch"])))]
 pub struct ExportArgs {
     /// JSON Lines file of back-office records, one site per line; `-` for stdin.
     #[arg(long, value_name = "FILE")]
-    pub from: PathBuf,
+    pub from: Option<PathBuf>,
+    /// Watch this inbox folder: every `*.jsonl` renamed into it (or closed after writing) is
+    /// exported, then moved to `done/`, or to `failed/` with `NAME.errors.json` beside it.
+    #[arg(long, value_name = "INBOX")]
+    pub watch: Option<PathBuf>,
     /// Export only the records of these site ids.
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub only: Vec<String>,

@@ -2,7 +2,10 @@
 //! [`crate::export`]; this module opens the input, runs it off the async reactor and reports.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -41,7 +44,13 @@ pub fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
 /// Runs `vitrine export`.
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args);
-    let from = args.from.clone();
+    let Some(from) = args.from.clone() else {
+        let inbox = args
+            .watch
+            .clone()
+            .context("--from FILE or --watch INBOX is required")?;
+        return watch(inbox, opts, args.json).await;
+    };
     let input = if from.as_os_str() == "-" {
         Input {
             name: "stdin".to_owned(),
@@ -67,4 +76,50 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--watch INBOX`: runs until SIGINT or SIGTERM (the file being exported is finished first).
+async fn watch(inbox: PathBuf, opts: Options, json: bool) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    eprintln!(
+        "watching {} for *.jsonl files (write NAME.jsonl.tmp, then rename it to NAME.jsonl)",
+        inbox.display()
+    );
+    let done = tokio::task::spawn_blocking(move || {
+        export::inbox::watch(&inbox, &opts, &stop, |outcome| {
+            if json {
+                let line = serde_json::json!({
+                    "file": outcome.name,
+                    "moved_to": outcome.moved_to,
+                    "ok": outcome.ok(),
+                    "error": outcome.error,
+                    "summary": outcome.summary,
+                });
+                println!("{line}");
+            } else {
+                match (&outcome.summary, &outcome.error) {
+                    (_, Some(e)) => println!("{}: {e}", outcome.name),
+                    (Some(s), None) => println!("{s}"),
+                    (None, None) => {}
+                }
+                println!("{} -> {}", outcome.name, outcome.moved_to.display());
+            }
+        })
+    })
+    .await
+    .context("the inbox task panicked")?;
+    done?;
+    Ok(ExitCode::SUCCESS)
 }

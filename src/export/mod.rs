@@ -6,11 +6,13 @@
 //! * [`files`]: atomic, durable replacement of site files; archive and restore.
 //! * [`pipeline`]: one run over a stream of records, on worker threads, and the order of
 //!   file and map updates.
+//! * [`inbox`]: `--watch`: export the record files dropped in a folder.
 //! * [`unpublish`]: a site's domains out of the map, then its folder to the archive.
 //!
 //! Redis is reached only through [`crate::site::redis::MapWriter`].
 
 pub mod files;
+pub mod inbox;
 pub mod pipeline;
 pub mod record;
 pub mod unpublish;
