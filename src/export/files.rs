@@ -150,11 +150,14 @@ impl SiteFiles {
         let dir = self.site_dir(id);
         let path = dir.join(SITE_FILE);
         let previous = self.current(id)?;
+        let exists = previous.is_some() || dir.is_dir();
+        if exists {
+            remove_stale_temps(&dir);
+        }
         if previous.as_deref() == Some(xml) {
             return Ok(Published::Unchanged);
         }
-        let restored = if dir.is_dir() {
-            remove_stale_temps(&dir);
+        let restored = if exists {
             None
         } else {
             self.create_site_dir(id)?
