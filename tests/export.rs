@@ -748,3 +748,33 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
         "every domain mapped"
     );
 }
+
+#[test]
+fn within_one_input_the_first_line_keeps_a_shared_domain_and_a_site_has_one_line() {
+    let env = Env::new();
+    let shared = "shared.example.fr";
+    let k = with_domain(sample_record("kine-rousseau"), shared);
+    let f = with_domain(sample_record("fleurs-et-sens"), shared);
+    let mut k_again = sample_record("kine-rousseau");
+    k_again["identity"]["slogan"] = "Second line".into();
+    let run = env.export("shared.jsonl", &[k, f, k_again]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let s = run.summary();
+    assert_eq!(s["written"], 1, "{s}");
+    assert_eq!(s["failures"][0]["line"], 2);
+    assert_eq!(s["failures"][0]["kind"], "conflict");
+    let reason = s["failures"][0]["problems"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(shared) && reason.contains("kine-rousseau") && reason.contains("line 1"),
+        "{reason}"
+    );
+    assert_eq!(s["failures"][1]["line"], 3);
+    assert_eq!(s["failures"][1]["kind"], "duplicate");
+    assert_eq!(
+        env.domain(shared).as_deref(),
+        Some("12/kine-rousseau/site.xml")
+    );
+    assert!(env.domain("fleurs-et-sens.fr").is_none());
+    let xml = String::from_utf8(std::fs::read(env.site_file("kine-rousseau")).unwrap()).unwrap();
+    assert!(!xml.contains("Second line"));
+}
