@@ -487,7 +487,7 @@ fn watched_inbox_sends_files_to_done_and_failed() {
     );
     let sites = env.fixture.sites();
     let styles = env.fixture.stylesheets();
-    let child = std::process::Command::new(vitrine_bin())
+    let child = vitrine_command()
         .args(["export", "--watch", inbox.to_str().unwrap(), "--sites"])
         .arg(&sites)
         .arg("--stylesheets")
@@ -559,12 +559,11 @@ fn a_read_only_sites_folder_fails_clearly_and_the_old_version_keeps_serving() {
 
     let sites = env.fixture.sites();
     let styles = env.fixture.stylesheets();
-    let mut cmd = std::process::Command::new(vitrine_bin());
+    let mut cmd = vitrine_command();
     cmd.args(["export", "--from", file.to_str().unwrap(), "--sites"])
         .arg(&sites)
         .arg("--stylesheets")
-        .arg(&styles)
-        .env_remove("VITRINE_REDIS");
+        .arg(&styles);
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let chmod_tree = |mode_dirs: u32| {
@@ -704,7 +703,7 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
     let mut killed_mid_run = 0;
     for round in 0..6 {
         let file = env.path(if round % 2 == 0 { "b.jsonl" } else { "a.jsonl" });
-        let mut child = std::process::Command::new(vitrine_bin())
+        let mut child = vitrine_command()
             .args(["export", "--from", file.to_str().unwrap(), "--sites"])
             .arg(&sites)
             .arg("--stylesheets")

@@ -624,6 +624,16 @@ fn progress_bar(size: Option<u64>) -> ProgressBar {
     }
 }
 
+/// A Redis URL fit for a report: a password (`redis://:secret@host`) becomes `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Exports every record of `input`. Record-level problems are reported in the summary (and
 /// on stderr when `opts.print_failures`); only problems that stop the whole run (unreadable
 /// input, no stylesheets, unreachable map at start) are errors.
@@ -847,7 +857,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Summary, ExportError> {
         media_restored: report.restored.load(Ordering::Relaxed),
         domains_added: report.added.load(Ordering::Relaxed),
         domains_removed: report.removed.load(Ordering::Relaxed),
-        map: opts.redis.clone(),
+        map: opts.redis.as_deref().map(redact_url),
         elapsed_ms: started.elapsed().as_millis() as u64,
         failures_omitted: failed.saturating_sub(failures.len() as u64),
         failures,
@@ -858,6 +868,15 @@ pub fn run(input: Input, opts: &Options) -> Result<Summary, ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_reports() {
+        assert_eq!(
+            redact_url("redis://:s3cret@10.0.0.1:6379/0"),
+            "redis://***@10.0.0.1:6379/0"
+        );
+        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+    }
 
     #[test]
     fn lines_are_capped_and_counted() {
