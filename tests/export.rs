@@ -648,8 +648,12 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
     write_jsonl(&env.path("b.jsonl"), &vb);
     let xa = expected_xml(&va, &env.fixture.stylesheets());
     let xb = expected_xml(&vb, &env.fixture.stylesheets());
+    let started = Instant::now();
     let s = ok(&env.export_file(&env.path("a.jsonl"), &[]));
     assert_eq!(s["written"], SITES as u64);
+    // Kill moments are drawn within the time a full run took here, so that most rounds are
+    // cut short whatever the machine's speed or load.
+    let full_run_ms = started.elapsed().as_millis() as u64;
 
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -701,7 +705,7 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
         (a, b)
     };
     let mut killed_mid_run = 0;
-    for round in 0..6 {
+    for round in 0..8 {
         let file = env.path(if round % 2 == 0 { "b.jsonl" } else { "a.jsonl" });
         let mut child = vitrine_command()
             .args(["export", "--from", file.to_str().unwrap(), "--sites"])
@@ -713,7 +717,9 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..750)));
+        std::thread::sleep(Duration::from_millis(
+            rng.random_range(5..(full_run_ms * 6 / 10).max(10)),
+        ));
         let finished = child.try_wait().unwrap().is_some();
         child.kill().unwrap_or(()); // SIGKILL
         child.wait().unwrap();
@@ -721,7 +727,10 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
             killed_mid_run += 1;
         }
         let (a, b) = check(round);
-        eprintln!("round {round}: killed={} A={a} B={b}", !finished);
+        eprintln!(
+            "round {round}: killed={} A={a} B={b} (full run {full_run_ms} ms)",
+            !finished
+        );
     }
     assert!(
         killed_mid_run >= 3,
