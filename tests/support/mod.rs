@@ -404,6 +404,22 @@ pub fn vitrine_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vitrine"))
 }
 
+/// Lowers the calling test thread to the lowest CPU priority (nice 19). On Linux the nice
+/// value is per thread and inherited by the threads and processes it starts, so a CPU-heavy
+/// test that calls this first (its in-process server, its redis-server, the binaries it runs)
+/// yields to the timing-sensitive tests running beside it in this binary.
+///
+/// With `--test-threads=1` tests run one after the other on the main thread, which nothing
+/// runs beside and which later tests reuse: it is left alone.
+pub fn low_priority() {
+    if std::thread::current().name() == Some("main") {
+        return;
+    }
+    // SAFETY: setpriority has no memory-safety preconditions; `who` 0 is the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    assert_eq!(rc, 0, "setpriority: {}", std::io::Error::last_os_error());
+}
+
 /// A command running the `vitrine` binary at the lowest CPU priority (`nice -n 19`, which
 /// execs it, so the pid is the binary's): exporter runs are CPU-heavy and must not starve the
 /// timing-sensitive tests that run beside them in this binary.
