@@ -12,6 +12,7 @@
 //! * [`watch`]: stylesheet hot reload.
 //! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
+//! * [`export`]: back-office records to site XML files and domain map entries.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
 //! * [`publish`]: rendering outside a request, as the server does: one page for a host, the
 //!   static export of every page ([`publish::export`]).
@@ -20,6 +21,7 @@
 pub mod check;
 pub mod cli;
 pub mod cmd;
+pub mod export;
 pub mod fsx;
 pub mod publish;
 pub mod render;

@@ -35,6 +35,8 @@ fn main() -> ExitCode {
             Command::Replay(args) => cmd::replay::run(args).await,
             Command::Render(args) => cmd::render::run(args).await,
             Command::Check(args) => cmd::check::run(args).await,
+            Command::Export(args) => cmd::export::run(args).await,
+            Command::Unpublish(args) => cmd::unpublish::run(args).await,
             Command::Bench {
                 command: BenchCommand::GenLog(args),
             } => cmd::replay::gen_log(args).await,

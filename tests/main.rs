@@ -2,6 +2,7 @@
 
 mod support;
 
+mod export;
 mod faults;
 mod http_edges;
 mod ops;

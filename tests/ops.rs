@@ -22,7 +22,7 @@ fn run(fixture: &Fixture, redis: Option<&Redis>, args: &[&str]) -> std::process:
         argv.push(redis.url().into());
     }
     let refs: Vec<&std::ffi::OsStr> = argv.iter().map(OsString::as_os_str).collect();
-    vitrine(&refs)
+    vitrine_output(&refs)
 }
 
 fn stderr(out: &std::process::Output) -> String {

@@ -254,6 +254,8 @@ async fn gzip_nginx_and_hostless_formats_replay_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_rate_is_accurate() {
+    // Rate and lateness are measured: no other test server may share the two cores.
+    let _alone = tokio::task::block_in_place(crate::support::exclusive);
     let server = TestServer::start(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     // Timestamps are irrelevant at a fixed rate: all lines share one second.
@@ -293,6 +295,8 @@ async fn fixed_rate_is_accurate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_timing_is_replayed_faster_by_the_speedup_factor() {
+    // Rate and lateness are measured: no other test server may share the two cores.
+    let _alone = tokio::task::block_in_place(crate::support::exclusive);
     let server = TestServer::start(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     // Ten log seconds with 1 to 4 requests each; the path says when it should arrive.
@@ -338,6 +342,8 @@ async fn recorded_timing_is_replayed_faster_by_the_speedup_factor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_server_makes_latency_grow_instead_of_thinning_requests() {
+    // Rate and lateness are measured: no other test server may share the two cores.
+    let _alone = tokio::task::block_in_place(crate::support::exclusive);
     let server = TestServer::start(Duration::from_millis(300)).await;
     let dir = tempfile::tempdir().unwrap();
     // 200 requests at 200/s over two connections; requests 50 and 51 stall both for 300 ms,

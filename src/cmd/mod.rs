@@ -3,6 +3,8 @@
 
 pub mod check;
 pub mod domains;
+pub mod export;
 pub mod render;
 pub mod replay;
 pub mod serve;
+pub mod unpublish;

@@ -267,8 +267,8 @@ pub fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     panic!("timed out waiting for {what}");
 }
 
-/// Runs the `vitrine` binary with `args` and returns its output.
-pub fn vitrine(args: &[&std::ffi::OsStr]) -> std::process::Output {
+/// Runs the `vitrine` binary with `args` (paths included) and returns its raw output.
+pub fn vitrine_output(args: &[&std::ffi::OsStr]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vitrine"))
         .args(args)
         .env_remove("VITRINE_REDIS")
@@ -772,6 +772,140 @@ impl Drop for BlackHoleProxy {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(t) = self.accept.take() {
             let _ = t.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exporter helpers
+// ---------------------------------------------------------------------------------------
+
+impl Fixture {
+    /// The stylesheets and an empty sites folder (for exporter tests).
+    pub fn empty_sites() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sites")).unwrap();
+        copy_tree(&repo().join("stylesheets"), &dir.path().join("stylesheets"));
+        Fixture { dir }
+    }
+}
+
+/// The `vitrine` binary Cargo built for this test run.
+pub fn vitrine_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vitrine"))
+}
+
+/// Lowers the calling test thread to the lowest CPU priority (nice 19). On Linux the nice
+/// value is per thread and inherited by the threads and processes it starts, so a CPU-heavy
+/// test that calls this first (its in-process server, its redis-server, the binaries it runs)
+/// yields to the timing-sensitive tests running beside it in this binary.
+///
+/// With `--test-threads=1` tests run one after the other on the main thread, which nothing
+/// runs beside and which later tests reuse: it is left alone.
+pub fn low_priority() {
+    if std::thread::current().name() == Some("main") {
+        return;
+    }
+    // SAFETY: setpriority has no memory-safety preconditions; `who` 0 is the calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    assert_eq!(rc, 0, "setpriority: {}", std::io::Error::last_os_error());
+}
+
+/// A command running the `vitrine` binary at the lowest CPU priority (`nice -n 19`, which
+/// execs it, so the pid is the binary's): exporter runs are CPU-heavy and must not starve the
+/// timing-sensitive tests that run beside them in this binary.
+pub fn vitrine_command() -> Command {
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "19"]).arg(vitrine_bin());
+    cmd.env_remove("VITRINE_REDIS")
+        .env_remove("VITRINE_SITES")
+        .env_remove("VITRINE_STYLESHEETS")
+        .env_remove("VITRINE_ARCHIVE");
+    cmd
+}
+
+/// The back-office records of the sample sites (`sample-sites/records.jsonl`).
+pub fn sample_records() -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo().join("sample-sites/records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// One sample record by site id.
+pub fn sample_record(id: &str) -> serde_json::Value {
+    sample_records()
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no sample record {id}"))
+}
+
+/// Writes records as JSON Lines.
+pub fn write_jsonl(path: &Path, records: &[serde_json::Value]) {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The output of one `vitrine` run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The `--json` summary printed on stdout.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("no JSON summary ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the `vitrine` binary with `args` and waits for it.
+pub fn vitrine(args: &[&str]) -> Run {
+    let out = vitrine_command().args(args).output().unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every key of a Redis, with its string value (`None` for non-string keys).
+pub fn redis_keys(redis: &Redis, pattern: &str) -> Vec<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!("*2\r\n$4\r\nKEYS\r\n${}\r\n{}\r\n", pattern.len(), pattern);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut reader = std::io::BufReader::new(s);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    let n: usize = line.trim_start_matches('*').trim().parse().unwrap();
+    let mut keys = Vec::with_capacity(n);
+    for _ in 0..n {
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        keys.push(line.trim_end().to_owned());
+    }
+    keys.sort();
+    keys
+}
+
+impl Redis {
+    /// GET of one key; `None` when absent.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let reply = self.command(&["GET", key]).unwrap();
+        if reply.starts_with("$-1") {
+            None
+        } else {
+            Some(reply.split_once("\r\n")?.1.trim_end().to_owned())
         }
     }
 }

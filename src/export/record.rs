@@ -1,0 +1,1919 @@
+//! Back-office records: one professional per JSON line, the exporter's input format.
+//!
+//! This module owns the record types (serde, `deny_unknown_fields`, so a misspelt field is an
+//! error rather than silently dropped), the decoding of one line with the JSON path of a
+//! syntax or type error ([`parse_line`]), and the rules a record must satisfy before it becomes a
+//! site XML ([`Record::check`]), each problem named by its field path
+//! (`pages[1].sections[0].blocks[2].services[0].price.amount`). The rules are those of the
+//! data contract (README, "The data contract" and "Back-office records"), checked here so that
+//! the operator gets a field path instead of a RELAX NG message about the generated XML.
+//!
+//! Nothing here parses markup: inline text is plain strings and runs
+//! (`"text"`, `{"em": …}`, `{"strong": …}`, `{"a": …, "href": "…"}`), so a `<` typed in the back
+//! office is a `<` on the page.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::render::valid_theme_name;
+use crate::site::Host;
+
+/// Longest accepted JSON line, in bytes. A site XML is at most 1 MiB and its record is
+/// smaller than its XML; a longer line is refused without being decoded.
+pub const MAX_LINE_BYTES: usize = 2 << 20;
+/// Longest single-line text (names, titles, captions, legal lines...), in characters.
+pub const MAX_LINE_CHARS: usize = 300;
+/// Longest inline text (a paragraph, a list item, a service description), in characters,
+/// all runs together.
+pub const MAX_INLINE_CHARS: usize = 5_000;
+/// Deepest nesting of `em`/`strong`/`a` runs.
+pub const MAX_INLINE_DEPTH: usize = 4;
+/// Most domains per site.
+pub const MAX_DOMAINS: usize = 20;
+/// Most pages per site.
+pub const MAX_PAGES: usize = 30;
+/// Most sections per page.
+pub const MAX_SECTIONS: usize = 30;
+/// Most blocks per section.
+pub const MAX_BLOCKS: usize = 50;
+/// Most entries in one list, services block or gallery; most runs in one inline text.
+pub const MAX_ITEMS: usize = 100;
+/// Most phones, street lines, closures, opening periods of one day.
+pub const MAX_SMALL: usize = 10;
+/// Most problems reported per record.
+pub const MAX_PROBLEMS: usize = 10;
+/// Page ids the publisher routes itself.
+pub const RESERVED_PAGE_IDS: [&str; 5] =
+    ["media", "assets", "healthz", "robots.txt", "sitemap.xml"];
+
+// ---------------------------------------------------------------------------------------
+// The record
+// ---------------------------------------------------------------------------------------
+
+/// One professional's site, as the back office sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Site id: `[a-z0-9][a-z0-9-]*`, at most 63 bytes; names the folder `SHARD/ID/`.
+    pub id: String,
+    /// Theme: a stylesheet `NAME.xsl` of the stylesheets folder.
+    pub theme: String,
+    /// Language tag (`fr`, `en`, `fr-CA`).
+    pub lang: String,
+    /// Host names, main first; normalised by [`Record::check`].
+    pub domains: Vec<String>,
+    /// Who the professional is.
+    pub identity: Identity,
+    /// How to reach them.
+    pub contact: Contact,
+    /// Opening hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<Hours>,
+    /// Pages; the first is the home page.
+    pub pages: Vec<Page>,
+}
+
+/// `identity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Trading name.
+    pub name: String,
+    /// Activity as shown ("Boulangerie-pâtisserie").
+    pub activity: String,
+    /// schema.org type of the activity (`Bakery`); `LocalBusiness` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_type: Option<String>,
+    /// Accent colour `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accent: Option<String>,
+    /// Slogan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slogan: Option<String>,
+    /// Logo, in `media/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Logo>,
+    /// Legal notice.
+    pub legal: Legal,
+}
+
+/// `identity.logo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logo {
+    /// File in the site's `media/` folder.
+    pub src: String,
+    /// Alternative text.
+    pub alt: String,
+    /// Width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// `identity.legal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Legal {
+    /// Company name.
+    pub company: String,
+    /// Legal form and capital.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
+    /// Registration (SIRET...).
+    pub registration: Registration,
+    /// VAT number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vat: Option<String>,
+    /// Publication director.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub director: Option<String>,
+    /// Regulated profession.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profession: Option<String>,
+    /// Professional insurance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance: Option<String>,
+    /// Host statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// `identity.legal.registration`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Register ("SIRET", "RCS Paris").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Number as displayed.
+    pub number: String,
+}
+
+/// `contact`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Phones, in display order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<Phone>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Postal address.
+    pub address: Address,
+}
+
+/// Kind of phone line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneKind {
+    /// Fixed line.
+    Landline,
+    /// Mobile.
+    Mobile,
+    /// Fax.
+    Fax,
+}
+
+impl PhoneKind {
+    /// The XML attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneKind::Landline => "landline",
+            PhoneKind::Mobile => "mobile",
+            PhoneKind::Fax => "fax",
+        }
+    }
+}
+
+/// `contact.phones[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phone {
+    /// Kind of line.
+    pub kind: PhoneKind,
+    /// E.164 number for `tel:` links (`+33142000000`).
+    pub number: String,
+    /// As displayed (`01 42 00 00 00`).
+    pub display: String,
+}
+
+/// `contact.address`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// Street lines (at least one).
+    pub street: Vec<String>,
+    /// Postcode.
+    pub postcode: String,
+    /// City.
+    pub city: String,
+    /// Country.
+    pub country: Country,
+    /// Coordinates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<Geo>,
+}
+
+/// `contact.address.country`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Country {
+    /// ISO 3166-1 alpha-2 code.
+    pub code: String,
+    /// Name as displayed.
+    pub name: String,
+}
+
+/// `contact.address.geo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Geo {
+    /// Latitude, -90..90.
+    pub lat: Decimal,
+    /// Longitude, -180..180.
+    pub lon: Decimal,
+}
+
+/// `hours`: the seven days, an optional note, exceptional closures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hours {
+    /// Monday.
+    pub monday: Day,
+    /// Tuesday.
+    pub tuesday: Day,
+    /// Wednesday.
+    pub wednesday: Day,
+    /// Thursday.
+    pub thursday: Day,
+    /// Friday.
+    pub friday: Day,
+    /// Saturday.
+    pub saturday: Day,
+    /// Sunday.
+    pub sunday: Day,
+    /// Note under the table ("Sur rendez-vous").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Exceptional closures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closures: Vec<Closure>,
+}
+
+impl Hours {
+    /// The days in contract order, with their XML names.
+    pub fn days(&self) -> [(&'static str, &Day); 7] {
+        [
+            ("monday", &self.monday),
+            ("tuesday", &self.tuesday),
+            ("wednesday", &self.wednesday),
+            ("thursday", &self.thursday),
+            ("friday", &self.friday),
+            ("saturday", &self.saturday),
+            ("sunday", &self.sunday),
+        ]
+    }
+}
+
+/// One day: `"closed"` or a list of `"HH:MM-HH:MM"` periods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Day {
+    /// Closed all day.
+    Closed,
+    /// Open during these periods.
+    Open(Vec<Period>),
+}
+
+/// An opening period, written `"07:00-13:00"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    /// Opening time `HH:MM`.
+    pub from: String,
+    /// Closing time `HH:MM` (`24:00` for midnight).
+    pub to: String,
+}
+
+/// `hours.closures[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Closure {
+    /// First day closed, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day closed (inclusive); absent for a single day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Why, as shown.
+    pub reason: String,
+}
+
+/// `pages[i]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Page id, served at `/<id>` (the first page at `/`).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Meta description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Sections (at least one).
+    pub sections: Vec<Section>,
+}
+
+/// `pages[i].sections[j]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// Heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Content, in order (at least one block).
+    pub blocks: Vec<Block>,
+}
+
+/// One block of a section: an object with exactly one of these keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Block {
+    /// A paragraph.
+    P(Inline),
+    /// A bulleted list.
+    List(Vec<Inline>),
+    /// Services and prices.
+    Services(Vec<Service>),
+    /// Photos.
+    Gallery(Vec<Photo>),
+    /// One photo.
+    Photo(Photo),
+    /// One video.
+    Video(Video),
+}
+
+/// A service of a `services` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Inline>,
+    /// Price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+}
+
+/// A price: an amount (with currency, unit, "from") or `on_request`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Amount, dot as decimal separator, at most two decimals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+    /// ISO 4217 currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Unit ("pièce", "kg", "heure").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// A starting price ("à partir de").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub from: bool,
+    /// Price on request ("sur devis"), instead of an amount.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_request: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A photo, in a gallery or on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Photo {
+    /// File in the site's `media/` folder.
+    pub src: String,
+    /// Alternative text.
+    pub alt: String,
+    /// Width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// Video container types the themes know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VideoType {
+    /// MP4.
+    #[serde(rename = "video/mp4")]
+    Mp4,
+    /// WebM.
+    #[serde(rename = "video/webm")]
+    Webm,
+    /// Ogg.
+    #[serde(rename = "video/ogg")]
+    Ogg,
+}
+
+impl VideoType {
+    /// The XML attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoType::Mp4 => "video/mp4",
+            VideoType::Webm => "video/webm",
+            VideoType::Ogg => "video/ogg",
+        }
+    }
+}
+
+/// A video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Video {
+    /// File in the site's `media/` folder.
+    pub src: String,
+    /// Container type.
+    #[serde(rename = "type")]
+    pub mime: VideoType,
+    /// Poster image in `media/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster: Option<String>,
+    /// Width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// Inline text: a plain string, or an array of runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Inline(pub Vec<Run>);
+
+/// One run of inline text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    /// Plain text: `"text"`.
+    Text(String),
+    /// Emphasis: `{"em": INLINE}`.
+    Em(Inline),
+    /// Strong importance: `{"strong": INLINE}`.
+    Strong(Inline),
+    /// A link: `{"a": INLINE, "href": "…"}`.
+    Link {
+        /// The link's text (no links inside).
+        label: Inline,
+        /// Target: `http(s)://…`, `mailto:…`, `tel:…`, `/page`, `/page#anchor`, `#anchor`.
+        href: String,
+    },
+}
+
+impl Inline {
+    /// Plain text.
+    pub fn text(s: impl Into<String>) -> Inline {
+        Inline(vec![Run::Text(s.into())])
+    }
+}
+
+/// A decimal number kept as written (`"1.30"` stays `1.30`); accepts a JSON string or number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Decimal(pub String);
+
+// ---------------------------------------------------------------------------------------
+// Hand-written serde for the compact forms (good error messages, no untagged guessing)
+// ---------------------------------------------------------------------------------------
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal number, as a string (\"1.30\") or a JSON number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+                Ok(Decimal(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+                Ok(Decimal(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+                Ok(Decimal(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+                // Rust prints floats without exponent and with the shortest round-trip digits.
+                Ok(Decimal(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Day::Closed => s.serialize_str("closed"),
+            Day::Open(periods) => {
+                let mut seq = s.serialize_seq(Some(periods.len()))?;
+                for p in periods {
+                    seq.serialize_element(p)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Day;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"closed\" or an array of \"HH:MM-HH:MM\" periods")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Day, E> {
+                if v == "closed" {
+                    Ok(Day::Closed)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Day, A::Error> {
+                let mut periods = Vec::new();
+                while let Some(p) = seq.next_element::<Period>()? {
+                    if periods.len() == MAX_SMALL {
+                        return Err(de::Error::custom(format!(
+                            "more than {MAX_SMALL} periods in one day"
+                        )));
+                    }
+                    periods.push(p);
+                }
+                Ok(Day::Open(periods))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}-{}", self.from, self.to))
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Period;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a period \"HH:MM-HH:MM\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Period, E> {
+                match v.split_once('-') {
+                    Some((from, to)) if !to.contains('-') => Ok(Period {
+                        from: from.to_owned(),
+                        to: to.to_owned(),
+                    }),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl Serialize for Inline {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let [Run::Text(t)] = self.0.as_slice() {
+            return s.serialize_str(t);
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for run in &self.0 {
+            seq.serialize_element(run)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Inline {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Inline;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("inline text: a string or an array of runs")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Inline, E> {
+                Ok(Inline::text(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Inline, E> {
+                Ok(Inline(vec![Run::Text(v)]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Inline, A::Error> {
+                let mut runs = Vec::new();
+                while let Some(run) = seq.next_element::<Run>()? {
+                    if runs.len() == MAX_ITEMS {
+                        return Err(de::Error::custom(format!(
+                            "more than {MAX_ITEMS} runs in one inline text"
+                        )));
+                    }
+                    runs.push(run);
+                }
+                Ok(Inline(runs))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Run {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Run::Text(t) => s.serialize_str(t),
+            Run::Em(i) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("em", i)?;
+                m.end()
+            }
+            Run::Strong(i) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("strong", i)?;
+                m.end()
+            }
+            Run::Link { label, href } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("a", label)?;
+                m.serialize_entry("href", href)?;
+                m.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Run {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Run;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a run: a string, {\"em\": …}, {\"strong\": …} or {\"a\": …, \"href\": \"…\"}",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Run, E> {
+                Ok(Run::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Run, E> {
+                Ok(Run::Text(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Run, A::Error> {
+                let (mut em, mut strong, mut a, mut href) = (None, None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    let slot_taken = match key.as_str() {
+                        "em" => em.replace(map.next_value::<Inline>()?).is_some(),
+                        "strong" => strong.replace(map.next_value::<Inline>()?).is_some(),
+                        "a" => a.replace(map.next_value::<Inline>()?).is_some(),
+                        "href" => href.replace(map.next_value::<String>()?).is_some(),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["em", "strong", "a", "href"],
+                            ))
+                        }
+                    };
+                    if slot_taken {
+                        return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                }
+                match (em, strong, a, href) {
+                    (Some(i), None, None, None) => Ok(Run::Em(i)),
+                    (None, Some(i), None, None) => Ok(Run::Strong(i)),
+                    (None, None, Some(label), Some(href)) => Ok(Run::Link { label, href }),
+                    (None, None, Some(_), None) => Err(de::Error::missing_field("href")),
+                    _ => Err(de::Error::custom(
+                        "a run object has exactly one of `em`, `strong`, or `a` with `href`",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding a line
+// ---------------------------------------------------------------------------------------
+
+/// One problem of a record, at a field path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Path of the field (`pages[1].sections[0].blocks[2].services[0].price.amount`), empty for
+    /// the record as a whole.
+    pub path: String,
+    /// What is wrong and what is expected.
+    pub reason: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+/// Why a line is not an acceptable record.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RecordError {
+    /// Longer than [`MAX_LINE_BYTES`]; not decoded.
+    #[error("line of {len} bytes is over the {MAX_LINE_BYTES}-byte limit for one record")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// Not UTF-8.
+    #[error("line is not valid UTF-8 (byte {offset}); records are UTF-8 JSON")]
+    NotUtf8 {
+        /// Offset of the first bad byte.
+        offset: usize,
+    },
+    /// Not JSON, or JSON of the wrong shape (missing field, unknown field, wrong type).
+    #[error("{}", .problem)]
+    Json {
+        /// Where and why.
+        problem: FieldError,
+    },
+    /// Decoded, but breaks the rules of the data contract.
+    #[error("{}", list(.problems))]
+    Invalid {
+        /// The problems (at most [`MAX_PROBLEMS`]).
+        problems: Vec<FieldError>,
+    },
+}
+
+fn list(problems: &[FieldError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl RecordError {
+    /// The problems as field errors.
+    pub fn problems(&self) -> Vec<FieldError> {
+        match self {
+            RecordError::Json { problem } => vec![problem.clone()],
+            RecordError::Invalid { problems } => problems.clone(),
+            other => vec![FieldError {
+                path: String::new(),
+                reason: other.to_string(),
+            }],
+        }
+    }
+}
+
+/// Decodes one JSON line into a [`Record`] (not yet checked: see [`Record::check`]).
+pub fn parse_line(line: &[u8]) -> Result<Record, RecordError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(RecordError::TooLong { len: line.len() });
+    }
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let record: Record = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        RecordError::Json {
+            problem: FieldError {
+                path: if path == "." { String::new() } else { path },
+                reason: json_reason(&inner),
+            },
+        }
+    })?;
+    de.end().map_err(|e| RecordError::Json {
+        problem: FieldError {
+            path: String::new(),
+            reason: json_reason(&e),
+        },
+    })?;
+    Ok(record)
+}
+
+/// serde_json's message without its "at line 1 column N" suffix, then the column alone (a
+/// record is one line, so the line is the file's, reported by the caller).
+fn json_reason(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
+    };
+    let msg = if e.is_syntax() {
+        format!("not valid JSON: {msg}")
+    } else if e.is_eof() {
+        format!("incomplete JSON: {msg}")
+    } else {
+        msg
+    };
+    if e.column() > 0 {
+        format!("{msg} (column {})", e.column())
+    } else {
+        msg
+    }
+}
+
+/// The `id` of a line that failed to decode, if it has a readable one: errors name the site.
+pub fn sniff_id(line: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    let id = serde_json::from_slice::<IdOnly>(line).ok()?.id;
+    (valid_slug(&id)).then_some(id)
+}
+
+// ---------------------------------------------------------------------------------------
+// Checking a record
+// ---------------------------------------------------------------------------------------
+
+/// What a record is checked against beyond its own content: the themes that exist.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    themes: BTreeSet<String>,
+}
+
+impl Rules {
+    /// The themes (`NAME.xsl`) directly inside a stylesheets folder.
+    pub fn from_stylesheets(dir: &Path) -> std::io::Result<Rules> {
+        let mut themes = BTreeSet::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str().and_then(|n| n.strip_suffix(".xsl")) else {
+                continue;
+            };
+            if valid_theme_name(name) && entry.file_type()?.is_file() {
+                themes.insert(name.to_owned());
+            }
+        }
+        Ok(Rules { themes })
+    }
+
+    /// Rules with an explicit theme list.
+    pub fn with_themes<I: IntoIterator<Item = S>, S: Into<String>>(themes: I) -> Rules {
+        Rules {
+            themes: themes.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The known themes.
+    pub fn themes(&self) -> impl Iterator<Item = &str> {
+        self.themes.iter().map(String::as_str)
+    }
+}
+
+/// Collects problems with their paths, up to [`MAX_PROBLEMS`].
+struct Checker {
+    path: Vec<String>,
+    problems: Vec<FieldError>,
+    more: usize,
+}
+
+impl Checker {
+    fn at<T>(&mut self, segment: impl Into<String>, f: impl FnOnce(&mut Checker) -> T) -> T {
+        self.path.push(segment.into());
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+
+    fn path(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            if !seg.starts_with('[') && !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+        out
+    }
+
+    fn fail(&mut self, reason: impl Into<String>) {
+        if self.problems.len() < MAX_PROBLEMS {
+            let path = self.path();
+            self.problems.push(FieldError {
+                path,
+                reason: reason.into(),
+            });
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn field(&mut self, name: &str, reason: impl Into<String>) {
+        self.at(name, |c| c.fail(reason));
+    }
+
+    /// Characters no XML file may carry (C0/C1 controls, U+FFFE/U+FFFF), with `\n` and `\t`
+    /// allowed only where `multiline`.
+    fn clean(&mut self, s: &str, multiline: bool) -> bool {
+        let bad = s.chars().find(|&c| {
+            (c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+                || c == '\u{FFFE}'
+                || c == '\u{FFFF}'
+        });
+        match bad {
+            Some(c) => {
+                self.fail(format!(
+                    "control character U+{:04X} is not allowed{}",
+                    c as u32,
+                    if multiline {
+                        " (only newline and tab are, in running text)"
+                    } else {
+                        ""
+                    }
+                ));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// A required single-line text.
+    fn line(&mut self, name: &str, s: &str) {
+        self.at(name, |c| c.line_here(s));
+    }
+
+    fn line_here(&mut self, s: &str) {
+        if !self.clean(s, false) {
+            return;
+        }
+        if s.trim().is_empty() {
+            self.fail("must not be empty or blank");
+        } else if s.chars().count() > MAX_LINE_CHARS {
+            self.fail(format!(
+                "{} characters, at most {MAX_LINE_CHARS}",
+                s.chars().count()
+            ));
+        }
+    }
+
+    fn opt_line(&mut self, name: &str, s: &Option<String>) {
+        if let Some(s) = s {
+            self.line(name, s);
+        }
+    }
+
+    fn pattern(&mut self, name: &str, s: &str, ok: bool, expected: &str) {
+        if !ok {
+            self.at(name, |c| {
+                if c.clean(s, false) {
+                    c.fail(format!("{:?} is not {expected}", shorten(s)));
+                }
+            });
+        }
+    }
+
+    fn count(&mut self, name: &str, n: usize, min: usize, max: usize) -> bool {
+        if n < min {
+            self.field(
+                name,
+                if min == 1 {
+                    "must have at least one entry".to_owned()
+                } else {
+                    format!("must have at least {min} entries")
+                },
+            );
+            false
+        } else if n > max {
+            self.field(name, format!("{n} entries, at most {max}"));
+            false
+        } else {
+            true
+        }
+    }
+
+    fn pixels(&mut self, name: &str, v: Option<u32>) {
+        if let Some(v) = v {
+            if !(1..=10_000).contains(&v) {
+                self.field(name, format!("{v} pixels is not in 1..=10000"));
+            }
+        }
+    }
+
+    fn media(&mut self, name: &str, src: &str) {
+        self.pattern(
+            name,
+            src,
+            valid_media_src(src),
+            "a file name in the site's media/ folder (letters, digits, `_.-`, sub-folders \
+             with `/`, no `..`, at most 255 bytes)",
+        );
+    }
+
+    /// Inline text; returns its character count. `in_link` forbids nested links.
+    fn inline(&mut self, inline: &Inline, depth: usize, in_link: bool, pages: &[&str]) -> usize {
+        let mut chars = 0;
+        if depth > MAX_INLINE_DEPTH {
+            self.fail(format!("runs nested deeper than {MAX_INLINE_DEPTH}"));
+            return 0;
+        }
+        // A plain string decodes to one text run: its problems are at the field itself.
+        let plain = matches!(inline.0.as_slice(), [Run::Text(_)]);
+        for (i, run) in inline.0.iter().enumerate() {
+            let seg = if plain {
+                String::new()
+            } else {
+                format!("[{i}]")
+            };
+            let check = |c: &mut Checker| match run {
+                Run::Text(t) => {
+                    c.clean(t, true);
+                    t.chars().count()
+                }
+                Run::Em(inner) => c.at("em", |c| c.nonempty_inline(inner, depth, in_link, pages)),
+                Run::Strong(inner) => c.at("strong", |c| {
+                    c.nonempty_inline(inner, depth, in_link, pages)
+                }),
+                Run::Link { label, href } => {
+                    if in_link {
+                        c.fail("a link inside a link is not allowed");
+                        return 0;
+                    }
+                    c.at("href", |c| c.href(href, pages));
+                    c.at("a", |c| c.nonempty_inline(label, depth, true, pages))
+                }
+            };
+            chars += if seg.is_empty() {
+                check(self)
+            } else {
+                self.at(seg, check)
+            };
+        }
+        chars
+    }
+
+    fn nonempty_inline(
+        &mut self,
+        inline: &Inline,
+        depth: usize,
+        in_link: bool,
+        pages: &[&str],
+    ) -> usize {
+        if inline_is_blank(inline) {
+            self.fail("must not be empty or blank");
+        }
+        self.inline(inline, depth + 1, in_link, pages)
+    }
+
+    /// A paragraph, list item or description.
+    fn running_text(&mut self, inline: &Inline, pages: &[&str]) {
+        if inline_is_blank(inline) {
+            self.fail("must not be empty or blank");
+            return;
+        }
+        let chars = self.inline(inline, 0, false, pages);
+        if chars > MAX_INLINE_CHARS {
+            self.fail(format!("{chars} characters, at most {MAX_INLINE_CHARS}"));
+        }
+    }
+
+    fn href(&mut self, href: &str, pages: &[&str]) {
+        if !self.clean(href, false) {
+            return;
+        }
+        match check_href(href, pages) {
+            Ok(()) => {}
+            Err(reason) => self.fail(reason),
+        }
+    }
+}
+
+fn inline_is_blank(inline: &Inline) -> bool {
+    inline.0.iter().all(|run| match run {
+        Run::Text(t) => t.trim().is_empty(),
+        Run::Em(i) | Run::Strong(i) => inline_is_blank(i),
+        Run::Link { label, .. } => inline_is_blank(label),
+    })
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 60 {
+        let mut out: String = s.chars().take(60).collect();
+        out.push('…');
+        out
+    } else {
+        s.to_owned()
+    }
+}
+
+/// `[a-z0-9][a-z0-9-]*`, at most 63 bytes: site ids and page ids.
+pub fn valid_slug(s: &str) -> bool {
+    valid_theme_name(s)
+}
+
+fn valid_lang(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or("");
+    (2..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && s.len() <= 35
+}
+
+/// A media file name relative to the site's `media/` folder, as the schema's `media.src`.
+pub fn valid_media_src(s: &str) -> bool {
+    s.len() <= 255
+        && !s.contains("..")
+        && s.split('/').all(|seg| {
+            let b = seg.as_bytes();
+            !b.is_empty()
+                && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        })
+}
+
+fn valid_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    if s == "24:00" {
+        return true;
+    }
+    b.len() == 5
+        && b[2] == b':'
+        && b[..2].iter().chain(&b[3..]).all(u8::is_ascii_digit)
+        && s[..2] < *"24"
+        && s[3..] < *"60"
+}
+
+fn valid_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = &s[r];
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// `-?D+(.D+)?` within `[-limit, limit]`, at most `max_frac` decimals.
+fn valid_decimal(s: &str, max_frac: usize, min: f64, max: f64) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let ok = !int.is_empty()
+        && int.len() <= 12
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && (!digits.contains('.') || !frac.is_empty())
+        && frac.len() <= max_frac
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    ok && s.parse::<f64>().is_ok_and(|v| (min..=max).contains(&v))
+}
+
+fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let Some((_, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b))
+        && !domain.starts_with('.')
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn valid_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (6..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+fn valid_anchor(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The link rules of the contract; `/page` must name a page of this site.
+fn check_href(href: &str, pages: &[&str]) -> Result<(), String> {
+    const EXPECTED: &str =
+        "links are http(s)://…, mailto:…, tel:…, /page-id, /page-id#anchor or #anchor";
+    if href.len() > 2048 {
+        return Err(format!("{} bytes, at most 2048", href.len()));
+    }
+    if href.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{:?} contains whitespace; {EXPECTED}",
+            shorten(href)
+        ));
+    }
+    let lower = href.to_ascii_lowercase();
+    if let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    {
+        return if rest.is_empty() || rest.starts_with('/') {
+            Err(format!("{:?} has no host", shorten(href)))
+        } else {
+            Ok(())
+        };
+    }
+    if let Some(rest) = href.strip_prefix("mailto:") {
+        return if rest.is_empty() {
+            Err("mailto: without an address".to_owned())
+        } else {
+            Ok(())
+        };
+    }
+    if let Some(rest) = href.strip_prefix("tel:") {
+        let digits = rest.strip_prefix('+').unwrap_or(rest);
+        return if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?}: tel: takes digits only, e.g. tel:+33142000000",
+                shorten(href)
+            ))
+        };
+    }
+    if let Some(anchor) = href.strip_prefix('#') {
+        return if valid_anchor(anchor) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?}: an anchor is letters, digits, `_` and `-`",
+                shorten(href)
+            ))
+        };
+    }
+    if let Some(rest) = href.strip_prefix('/') {
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let (page, anchor) = match rest.split_once('#') {
+            Some((p, a)) => (p, Some(a)),
+            None => (rest, None),
+        };
+        if !valid_slug(page) || anchor.is_some_and(|a| !valid_anchor(a)) {
+            return Err(format!("{:?}: {EXPECTED}", shorten(href)));
+        }
+        return if pages.contains(&page) {
+            Ok(())
+        } else {
+            Err(format!(
+                "links to page {page:?}, which this site does not have"
+            ))
+        };
+    }
+    Err(format!("{:?}: {EXPECTED}", shorten(href)))
+}
+
+/// Normalises a site domain as the publisher normalises a request's Host, or says why not.
+pub fn normalise_domain(raw: &str) -> Result<String, String> {
+    if raw.contains(':') {
+        return Err(format!(
+            "{:?}: a domain has no port or scheme",
+            shorten(raw)
+        ));
+    }
+    let host = Host::parse(raw.as_bytes()).map_err(|e| e.to_string())?;
+    let s = host.as_str();
+    if s.starts_with('[')
+        || s.rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "{s} is an IP address; sites are served on domain names"
+        ));
+    }
+    if !s.contains('.') {
+        return Err(format!(
+            "{s} is a single label; a site domain has a dot (example.fr)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+impl Record {
+    /// Checks every rule of the contract and normalises the domains in place (lower case,
+    /// IDN to punycode, trailing dot removed). On failure, lists the first problems.
+    pub fn check(&mut self, rules: &Rules) -> Result<(), RecordError> {
+        let mut c = Checker {
+            path: Vec::new(),
+            problems: Vec::new(),
+            more: 0,
+        };
+        if !valid_slug(&self.id) {
+            c.at("id", |c| {
+                if c.clean(&self.id, false) {
+                    c.fail(format!(
+                        "{:?} is not a site id: `[a-z0-9][a-z0-9-]*`, at most 63 characters",
+                        shorten(&self.id)
+                    ))
+                }
+            });
+        }
+        if !valid_theme_name(&self.theme) {
+            c.pattern(
+                "theme",
+                &self.theme,
+                false,
+                "a theme name: `[a-z0-9][a-z0-9-]*`",
+            );
+        } else if !rules.themes.contains(&self.theme) {
+            let known = rules.themes().collect::<Vec<_>>().join(", ");
+            c.field(
+                "theme",
+                format!(
+                    "theme {:?} does not exist in the stylesheets folder (known: {known})",
+                    self.theme
+                ),
+            );
+        }
+        c.pattern(
+            "lang",
+            &self.lang,
+            valid_lang(&self.lang),
+            "a language tag such as fr, en or fr-CA",
+        );
+        self.check_domains(&mut c);
+        c.at("identity", |c| check_identity(c, &self.identity));
+        c.at("contact", |c| check_contact(c, &self.contact));
+        if let Some(hours) = &self.hours {
+            c.at("hours", |c| check_hours(c, hours));
+        }
+        let page_ids: Vec<&str> = self.pages.iter().map(|p| p.id.as_str()).collect();
+        if c.count("pages", self.pages.len(), 1, MAX_PAGES) {
+            let mut seen = HashSet::new();
+            for (i, page) in self.pages.iter().enumerate() {
+                c.at("pages", |c| {
+                    c.at(format!("[{i}]"), |c| {
+                        check_page(c, page, &page_ids);
+                        if !seen.insert(page.id.as_str()) {
+                            c.field("id", format!("page id {:?} is used twice", page.id));
+                        }
+                    })
+                });
+            }
+        }
+        if c.problems.is_empty() {
+            return Ok(());
+        }
+        if c.more > 0 {
+            c.problems.push(FieldError {
+                path: String::new(),
+                reason: format!("and {} more problems", c.more),
+            });
+        }
+        Err(RecordError::Invalid {
+            problems: c.problems,
+        })
+    }
+
+    fn check_domains(&mut self, c: &mut Checker) {
+        if !c.count("domains", self.domains.len(), 1, MAX_DOMAINS) {
+            return;
+        }
+        let mut seen = HashSet::new();
+        for (i, raw) in self.domains.iter_mut().enumerate() {
+            c.at("domains", |c| {
+                c.at(format!("[{i}]"), |c| {
+                    if !c.clean(raw, false) {
+                        return;
+                    }
+                    match normalise_domain(raw) {
+                        Ok(norm) => {
+                            if !seen.insert(norm.clone()) {
+                                c.fail(format!("{norm} is listed twice"));
+                            }
+                            *raw = norm;
+                        }
+                        Err(reason) => c.fail(reason),
+                    }
+                })
+            });
+        }
+    }
+
+    /// The main domain (the first), once checked.
+    pub fn main_domain(&self) -> &str {
+        self.domains.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+fn check_identity(c: &mut Checker, id: &Identity) {
+    c.line("name", &id.name);
+    c.line("activity", &id.activity);
+    if let Some(s) = &id.schema_type {
+        let ok = (2..=50).contains(&s.len())
+            && s.as_bytes()[0].is_ascii_uppercase()
+            && s.bytes().all(|b| b.is_ascii_alphabetic());
+        c.pattern(
+            "schema_type",
+            s,
+            ok,
+            "a schema.org type such as Bakery or Plumber",
+        );
+    }
+    if let Some(s) = &id.accent {
+        let ok =
+            s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        c.pattern("accent", s, ok, "a colour #rrggbb");
+    }
+    c.opt_line("slogan", &id.slogan);
+    if let Some(logo) = &id.logo {
+        c.at("logo", |c| {
+            c.media("src", &logo.src);
+            c.line("alt", &logo.alt);
+            c.pixels("width", logo.width);
+            c.pixels("height", logo.height);
+        });
+    }
+    let l = &id.legal;
+    c.at("legal", |c| {
+        c.line("company", &l.company);
+        c.opt_line("form", &l.form);
+        c.at("registration", |c| {
+            c.opt_line("kind", &l.registration.kind);
+            c.line("number", &l.registration.number);
+        });
+        c.opt_line("vat", &l.vat);
+        c.opt_line("director", &l.director);
+        c.opt_line("profession", &l.profession);
+        c.opt_line("insurance", &l.insurance);
+        c.opt_line("host", &l.host);
+    });
+}
+
+fn check_contact(c: &mut Checker, contact: &Contact) {
+    if c.count("phones", contact.phones.len(), 0, MAX_SMALL) {
+        for (i, phone) in contact.phones.iter().enumerate() {
+            c.at("phones", |c| {
+                c.at(format!("[{i}]"), |c| {
+                    c.pattern(
+                        "number",
+                        &phone.number,
+                        valid_e164(&phone.number),
+                        "an E.164 number such as +33142000000",
+                    );
+                    c.line("display", &phone.display);
+                })
+            });
+        }
+    }
+    if let Some(email) = &contact.email {
+        c.pattern("email", email, valid_email(email), "an e-mail address");
+    }
+    let a = &contact.address;
+    c.at("address", |c| {
+        if c.count("street", a.street.len(), 1, MAX_SMALL) {
+            for (i, s) in a.street.iter().enumerate() {
+                c.at("street", |c| c.at(format!("[{i}]"), |c| c.line_here(s)));
+            }
+        }
+        let ok = (2..=10).contains(&a.postcode.len())
+            && a.postcode
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');
+        c.pattern(
+            "postcode",
+            &a.postcode,
+            ok,
+            "a postcode (2 to 10 letters, digits, spaces, hyphens)",
+        );
+        c.line("city", &a.city);
+        c.at("country", |c| {
+            let ok =
+                a.country.code.len() == 2 && a.country.code.bytes().all(|b| b.is_ascii_uppercase());
+            c.pattern(
+                "code",
+                &a.country.code,
+                ok,
+                "an ISO 3166-1 alpha-2 code such as FR",
+            );
+            c.line("name", &a.country.name);
+        });
+        if let Some(geo) = &a.geo {
+            c.at("geo", |c| {
+                c.pattern(
+                    "lat",
+                    &geo.lat.0,
+                    valid_decimal(&geo.lat.0, 12, -90.0, 90.0),
+                    "a latitude in -90..90",
+                );
+                c.pattern(
+                    "lon",
+                    &geo.lon.0,
+                    valid_decimal(&geo.lon.0, 12, -180.0, 180.0),
+                    "a longitude in -180..180",
+                );
+            });
+        }
+    });
+}
+
+fn check_hours(c: &mut Checker, hours: &Hours) {
+    for (name, day) in hours.days() {
+        let Day::Open(periods) = day else { continue };
+        c.at(name, |c| {
+            if periods.is_empty() {
+                c.fail("an open day has at least one period; write \"closed\" otherwise");
+            }
+            for (i, p) in periods.iter().enumerate() {
+                c.at(format!("[{i}]"), |c| {
+                    let text = format!("{}-{}", p.from, p.to);
+                    if !c.clean(&text, false) {
+                    } else if !valid_time(&p.from) || !valid_time(&p.to) || p.from == "24:00" {
+                        c.fail(format!(
+                            "{:?} is not a period HH:MM-HH:MM (00:00 to 24:00)",
+                            shorten(&text)
+                        ));
+                    } else if p.from >= p.to {
+                        c.fail(format!(
+                            "{text}: the period ends before it starts; split a period past \
+                             midnight over two days"
+                        ));
+                    }
+                })
+            }
+        });
+    }
+    c.opt_line("note", &hours.note);
+    if c.count("closures", hours.closures.len(), 0, MAX_ITEMS) {
+        for (i, cl) in hours.closures.iter().enumerate() {
+            c.at("closures", |c| {
+                c.at(format!("[{i}]"), |c| {
+                    c.pattern("from", &cl.from, valid_date(&cl.from), "a date YYYY-MM-DD");
+                    if let Some(to) = &cl.to {
+                        if !valid_date(to) {
+                            c.pattern("to", to, false, "a date YYYY-MM-DD");
+                        } else if valid_date(&cl.from) && to < &cl.from {
+                            c.field("to", format!("{to} is before from ({})", cl.from));
+                        }
+                    }
+                    c.line("reason", &cl.reason);
+                })
+            });
+        }
+    }
+}
+
+fn check_page(c: &mut Checker, page: &Page, pages: &[&str]) {
+    if !valid_slug(&page.id) {
+        c.pattern(
+            "id",
+            &page.id,
+            false,
+            "a page id: `[a-z0-9][a-z0-9-]*`, at most 63 characters",
+        );
+    } else if RESERVED_PAGE_IDS.contains(&page.id.as_str()) {
+        c.field(
+            "id",
+            format!(
+                "{:?} is reserved by the publisher ({})",
+                page.id,
+                RESERVED_PAGE_IDS.join(", ")
+            ),
+        );
+    }
+    c.line("title", &page.title);
+    c.opt_line("description", &page.description);
+    if !c.count("sections", page.sections.len(), 1, MAX_SECTIONS) {
+        return;
+    }
+    for (i, section) in page.sections.iter().enumerate() {
+        c.at("sections", |c| {
+            c.at(format!("[{i}]"), |c| {
+                c.opt_line("title", &section.title);
+                if !c.count("blocks", section.blocks.len(), 1, MAX_BLOCKS) {
+                    return;
+                }
+                for (j, block) in section.blocks.iter().enumerate() {
+                    c.at("blocks", |c| {
+                        c.at(format!("[{j}]"), |c| check_block(c, block, pages))
+                    });
+                }
+            })
+        });
+    }
+}
+
+fn check_photo(c: &mut Checker, photo: &Photo) {
+    c.media("src", &photo.src);
+    c.line("alt", &photo.alt);
+    c.pixels("width", photo.width);
+    c.pixels("height", photo.height);
+    c.opt_line("caption", &photo.caption);
+}
+
+fn check_block(c: &mut Checker, block: &Block, pages: &[&str]) {
+    match block {
+        Block::P(inline) => c.at("p", |c| c.running_text(inline, pages)),
+        Block::List(items) => c.at("list", |c| {
+            if c.count("", items.len(), 1, MAX_ITEMS) {
+                for (i, item) in items.iter().enumerate() {
+                    c.at(format!("[{i}]"), |c| c.running_text(item, pages));
+                }
+            }
+        }),
+        Block::Services(services) => c.at("services", |c| {
+            if !c.count("", services.len(), 1, MAX_ITEMS) {
+                return;
+            }
+            for (i, s) in services.iter().enumerate() {
+                c.at(format!("[{i}]"), |c| {
+                    c.line("name", &s.name);
+                    if let Some(d) = &s.description {
+                        c.at("description", |c| c.running_text(d, pages));
+                    }
+                    if let Some(p) = &s.price {
+                        c.at("price", |c| check_price(c, p));
+                    }
+                });
+            }
+        }),
+        Block::Gallery(photos) => c.at("gallery", |c| {
+            if c.count("", photos.len(), 1, MAX_ITEMS) {
+                for (i, p) in photos.iter().enumerate() {
+                    c.at(format!("[{i}]"), |c| check_photo(c, p));
+                }
+            }
+        }),
+        Block::Photo(p) => c.at("photo", |c| check_photo(c, p)),
+        Block::Video(v) => c.at("video", |c| {
+            c.media("src", &v.src);
+            if let Some(poster) = &v.poster {
+                c.media("poster", poster);
+            }
+            c.pixels("width", v.width);
+            c.pixels("height", v.height);
+            c.opt_line("caption", &v.caption);
+        }),
+    }
+}
+
+fn check_price(c: &mut Checker, p: &Price) {
+    match (&p.amount, p.on_request) {
+        (Some(_), true) => c.fail("either an amount or on_request, not both"),
+        (None, false) => c.fail("needs an amount, or on_request: true"),
+        (None, true) => {
+            if p.currency.is_some() || p.unit.is_some() || p.from {
+                c.fail("a price on request has no currency, unit or from");
+            }
+        }
+        (Some(amount), false) => {
+            c.pattern(
+                "amount",
+                &amount.0,
+                !amount.0.starts_with('-') && valid_decimal(&amount.0, 2, 0.0, 1e9),
+                "an amount such as 12 or 1.30 (dot separator, at most two decimals, 0 to 10^9)",
+            );
+            if let Some(cur) = &p.currency {
+                let ok = cur.len() == 3 && cur.bytes().all(|b| b.is_ascii_uppercase());
+                c.pattern("currency", cur, ok, "an ISO 4217 code such as EUR");
+            }
+            c.opt_line("unit", &p.unit);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::with_themes(["classic", "light", "modern"])
+    }
+
+    pub(crate) const MINIMAL: &str = r#"{"id":"s1","theme":"classic","lang":"fr","domains":["S1.example.FR.","www.s1.example.fr"],"identity":{"name":"S","activity":"A","legal":{"company":"C","registration":{"number":"1"}}},"contact":{"address":{"street":["1 rue"],"postcode":"75001","city":"Paris","country":{"code":"FR","name":"France"}}},"pages":[{"id":"accueil","title":"Accueil","sections":[{"blocks":[{"p":"Hello"}]}]}]}"#;
+
+    fn with(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        edit(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn problems(line: &[u8]) -> Vec<FieldError> {
+        match parse_line(line) {
+            Err(e) => e.problems(),
+            Ok(mut r) => match r.check(&rules()) {
+                Ok(()) => vec![],
+                Err(e) => e.problems(),
+            },
+        }
+    }
+
+    #[test]
+    fn minimal_record_checks_and_domains_are_normalised() {
+        let mut r = parse_line(MINIMAL.as_bytes()).unwrap();
+        r.check(&rules()).unwrap();
+        assert_eq!(r.domains, ["s1.example.fr", "www.s1.example.fr"]);
+        // Serialising gives back a line that decodes to the same record.
+        let again = parse_line(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+    }
+
+    #[test]
+    fn json_errors_carry_the_field_path() {
+        let p = problems(&with(|v| {
+            v["pages"][0]["sections"][0]["blocks"] = serde_json::json!([
+                {"p": "ok"},
+                {"services": [{"name": "n", "price": {"amount": "1", "curency": "EUR"}}]}
+            ])
+        }));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            p[0].path,
+            "pages[0].sections[0].blocks[1].services[0].price.curency"
+        );
+        assert!(p[0].reason.contains("unknown field `curency`"), "{p:?}");
+
+        let p = problems(&with(|v| {
+            v.as_object_mut().unwrap().remove("lang");
+        }));
+        assert!(p[0].reason.contains("missing field `lang`"), "{p:?}");
+
+        let p = problems(b"{\"id\": \"x\",");
+        assert!(p[0].reason.contains("column"), "{p:?}");
+    }
+
+    #[test]
+    fn rule_violations_are_listed_with_paths() {
+        let p = problems(&with(|v| {
+            v["theme"] = "nope".into();
+            v["domains"] =
+                serde_json::json!(["ok.fr", "OK.fr", "bad_domain.fr", "1.2.3.4", "x.fr:80"]);
+            v["identity"]["name"] = "a\u{7}b".into();
+            v["pages"][0]["id"] = "media".into();
+            v["pages"][0]["sections"][0]["blocks"] = serde_json::json!([
+                {"p": ["see ", {"a": "there", "href": "javascript:alert(1)"}]},
+                {"p": [{"a": "page", "href": "/missing"}]},
+                {"photo": {"src": "../etc/passwd", "alt": "x"}},
+                {"services": [{"name": "n", "price": {"amount": "1.305"}}]}
+            ]);
+        }));
+        let paths: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "theme",
+                "domains[1]",
+                "domains[2]",
+                "domains[3]",
+                "domains[4]",
+                "identity.name",
+                "pages[0].id",
+                "pages[0].sections[0].blocks[0].p[1].href",
+                "pages[0].sections[0].blocks[1].p[0].href",
+                "pages[0].sections[0].blocks[2].photo.src",
+                "",
+            ],
+            "{p:#?}"
+        );
+        assert!(p[0].reason.contains("classic, light, modern"), "{p:?}");
+        assert!(p[5].reason.contains("U+0007"), "{p:?}");
+        // The cap: the price problem is counted, not listed.
+        assert_eq!(p.len(), MAX_PROBLEMS + 1);
+        assert_eq!(p[MAX_PROBLEMS].reason, "and 1 more problems");
+    }
+
+    #[test]
+    fn limits_and_formats() {
+        let long = "x".repeat(MAX_LINE_CHARS + 1);
+        let p = problems(&with(|v| v["identity"]["slogan"] = long.clone().into()));
+        assert_eq!(p[0].path, "identity.slogan");
+        let p = problems(&with(|v| {
+            v["hours"] = serde_json::json!({
+                "monday": "closed", "tuesday": ["07:00-13:00", "15:30-14:00"],
+                "wednesday": ["25:00-26:00"], "thursday": [], "friday": "closed",
+                "saturday": ["09:00-24:00"], "sunday": "closed",
+                "closures": [{"from": "2026-02-30", "reason": "x"},
+                             {"from": "2026-03-02", "to": "2026-03-01", "reason": "y"}]
+            })
+        }));
+        let paths: Vec<&str> = p.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "hours.tuesday[1]",
+                "hours.wednesday[0]",
+                "hours.thursday",
+                "hours.closures[0].from",
+                "hours.closures[1].to"
+            ],
+            "{p:#?}"
+        );
+        let p = problems(&with(|v| {
+            v["hours"] = serde_json::json!({"monday": "open"})
+        }));
+        assert_eq!(p[0].path, "hours.monday");
+        assert!(p[0].reason.contains("closed"), "{p:?}");
+        // Multiline text is fine in a paragraph, not in a title.
+        assert!(problems(&with(
+            |v| v["pages"][0]["sections"][0]["blocks"][0]["p"] = "a\nb".into()
+        ))
+        .is_empty());
+        let p = problems(&with(|v| v["pages"][0]["title"] = "a\nb".into()));
+        assert_eq!(p[0].path, "pages[0].title");
+        // Oversized line, invalid UTF-8.
+        let big = vec![b' '; MAX_LINE_BYTES + 1];
+        assert!(matches!(parse_line(&big), Err(RecordError::TooLong { .. })));
+        assert!(matches!(
+            parse_line(b"{\"id\":\"\xff\"}"),
+            Err(RecordError::NotUtf8 { .. })
+        ));
+    }
+
+    #[test]
+    fn inline_runs_round_trip_through_json() {
+        let line = with(|v| {
+            v["pages"][0]["sections"][0]["blocks"][0]["p"] = serde_json::json!([
+                "a ", {"em": ["b ", {"strong": "c"}]}, " ", {"a": [{"em": "d"}], "href": "https://x.fr/?q=1&r=2"}
+            ])
+        });
+        let mut r = parse_line(&line).unwrap();
+        r.check(&rules()).unwrap();
+        let Block::P(inline) = &r.pages[0].sections[0].blocks[0] else {
+            panic!()
+        };
+        assert_eq!(inline.0.len(), 4);
+        assert!(matches!(&inline.0[3], Run::Link { href, .. } if href == "https://x.fr/?q=1&r=2"));
+        assert_eq!(parse_line(&serde_json::to_vec(&r).unwrap()).unwrap(), r);
+        let p =
+            problems(&with(
+                |v| {
+                    v["pages"][0]["sections"][0]["blocks"][0]["p"] =
+                        serde_json::json!([{"a": [{"a": "x", "href": "#y"}], "href": "#z"}])
+                },
+            ));
+        assert!(p[0].reason.contains("link inside a link"), "{p:?}");
+        let p = problems(&with(|v| {
+            v["pages"][0]["sections"][0]["blocks"][0]["p"] =
+                serde_json::json!([{"em": "x", "strong": "y"}])
+        }));
+        assert!(p[0].reason.contains("exactly one"), "{p:?}");
+    }
+
+    #[test]
+    fn the_readme_example_is_a_valid_record() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme.find("## Back-office records").unwrap()..];
+        let start = section.find("```json\n").unwrap() + "```json\n".len();
+        let end = start + section[start..].find("```").unwrap();
+        let mut r = parse_line(&section.as_bytes()[start..end]).unwrap();
+        r.check(&rules()).unwrap();
+        assert_eq!(r.pages.len(), 2);
+    }
+}
