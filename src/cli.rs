@@ -24,6 +24,11 @@ pub enum Command {
     Domains(DomainsArgs),
     /// Replay access logs against a server and report throughput and latency.
     Replay(crate::replay::ReplayArgs),
+    /// Write site XML files (and the domain map) from back-office records (JSON Lines).
+    Export(ExportArgs),
+    /// Take a site offline: remove its domains from the map, then move its folder to the
+    /// archive.
+    Unpublish(UnpublishArgs),
     /// Benchmark tooling.
     Bench {
         /// What to do.
@@ -128,4 +133,54 @@ pub enum DomainsAction {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// `vitrine export`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "watch"])))]
+pub struct ExportArgs {
+    /// JSON Lines file of back-office records, one site per line; `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Watch this inbox folder: every `*.jsonl` renamed into it (or closed after writing) is
+    /// exported, then moved to `done/`, or to `failed/` with `NAME.errors.json` beside it.
+    #[arg(long, value_name = "INBOX")]
+    pub watch: Option<PathBuf>,
+    /// Export only the records of these site ids.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Archive of unpublished sites (their media come back when they are exported again);
+    /// default SITES/.archive.
+    #[arg(long, env = "VITRINE_ARCHIVE")]
+    pub archive: Option<PathBuf>,
+    /// Redis URL of the domain map to keep in step. Without it, only files are written.
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
+    /// Print a machine-readable summary (and the failures) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads that build and validate XML; default: one per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Threads that write files (fsync-bound); default: four per core.
+    #[arg(long)]
+    pub writers: Option<usize>,
+}
+
+/// `vitrine unpublish`.
+#[derive(Debug, Clone, Args)]
+pub struct UnpublishArgs {
+    /// Site id.
+    pub id: String,
+    /// Sites root.
+    #[arg(long, env = "VITRINE_SITES", default_value = "sample-sites")]
+    pub sites: PathBuf,
+    /// Archive folder; default SITES/.archive.
+    #[arg(long, env = "VITRINE_ARCHIVE")]
+    pub archive: Option<PathBuf>,
+    /// Redis URL of the domain map. Without it, only the folder is moved.
+    #[arg(long, env = "VITRINE_REDIS")]
+    pub redis: Option<String>,
 }

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Domains(args) => cmd::domains::run(args).await,
             Command::Replay(args) => cmd::replay::run(args).await,
+            Command::Export(args) => cmd::export::run(args).await,
+            Command::Unpublish(args) => cmd::unpublish::run(args).await,
             Command::Bench {
                 command: BenchCommand::GenLog(args),
             } => cmd::replay::gen_log(args).await,

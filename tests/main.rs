@@ -2,5 +2,6 @@
 
 mod support;
 
+mod export;
 mod replay;
 mod serve;

@@ -2,5 +2,7 @@
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
 pub mod domains;
+pub mod export;
 pub mod replay;
 pub mod serve;
+pub mod unpublish;

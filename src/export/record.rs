@@ -833,6 +833,13 @@ fn json_reason(e: &serde_json::Error) -> String {
         Some(i) => msg[..i].to_owned(),
         None => msg,
     };
+    let msg = if e.is_syntax() {
+        format!("not valid JSON: {msg}")
+    } else if e.is_eof() {
+        format!("incomplete JSON: {msg}")
+    } else {
+        msg
+    };
     if e.column() > 0 {
         format!("{msg} (column {})", e.column())
     } else {

@@ -384,3 +384,115 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[eol + 2 + size + 2..];
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Exporter helpers
+// ---------------------------------------------------------------------------------------
+
+impl Fixture {
+    /// The stylesheets and an empty sites folder (for exporter tests).
+    pub fn empty_sites() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sites")).unwrap();
+        copy_tree(&repo().join("stylesheets"), &dir.path().join("stylesheets"));
+        Fixture { dir }
+    }
+}
+
+/// The `vitrine` binary Cargo built for this test run.
+pub fn vitrine_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vitrine"))
+}
+
+/// The back-office records of the sample sites (`sample-sites/records.jsonl`).
+pub fn sample_records() -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo().join("sample-sites/records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// One sample record by site id.
+pub fn sample_record(id: &str) -> serde_json::Value {
+    sample_records()
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no sample record {id}"))
+}
+
+/// Writes records as JSON Lines.
+pub fn write_jsonl(path: &Path, records: &[serde_json::Value]) {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The output of one `vitrine` run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The `--json` summary printed on stdout.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("no JSON summary ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the `vitrine` binary with `args` and waits for it.
+pub fn vitrine(args: &[&str]) -> Run {
+    let out = Command::new(vitrine_bin())
+        .args(args)
+        .env_remove("VITRINE_REDIS")
+        .env_remove("VITRINE_SITES")
+        .env_remove("VITRINE_STYLESHEETS")
+        .env_remove("VITRINE_ARCHIVE")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every key of a Redis, with its string value (`None` for non-string keys).
+pub fn redis_keys(redis: &Redis, pattern: &str) -> Vec<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!("*2\r\n$4\r\nKEYS\r\n${}\r\n{}\r\n", pattern.len(), pattern);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut reader = std::io::BufReader::new(s);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    let n: usize = line.trim_start_matches('*').trim().parse().unwrap();
+    let mut keys = Vec::with_capacity(n);
+    for _ in 0..n {
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        line.clear();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        keys.push(line.trim_end().to_owned());
+    }
+    keys.sort();
+    keys
+}
+
+impl Redis {
+    /// GET of one key; `None` when absent.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let reply = self.command(&["GET", key]).unwrap();
+        if reply.starts_with("$-1") {
+            None
+        } else {
+            Some(reply.split_once("\r\n")?.1.trim_end().to_owned())
+        }
+    }
+}
