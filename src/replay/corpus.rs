@@ -339,16 +339,24 @@ impl Site {
         *pick(&mut self.rng, items)
     }
 
-    /// A sentence not used yet in this site (any, once all are used).
-    fn fresh(&mut self, items: &'static [&'static str]) -> &'static str {
-        for _ in 0..6 {
-            let s = self.pick(items);
-            if !self.used.contains(&s) {
-                self.used.push(s);
-                return s;
-            }
+    /// An item of `items` this site has not used yet, if one is left.
+    fn unused(&mut self, items: &'static [&'static str]) -> Option<&'static str> {
+        let left = items.iter().filter(|s| !self.used.contains(s)).count();
+        if left == 0 {
+            return None;
         }
-        self.pick(items)
+        let k = self.below(left as u64) as usize;
+        let s = *items.iter().filter(|s| !self.used.contains(s)).nth(k)?;
+        self.used.push(s);
+        Some(s)
+    }
+
+    /// An item not used yet in this site, or any once all are used.
+    fn fresh(&mut self, items: &'static [&'static str]) -> &'static str {
+        match self.unused(items) {
+            Some(s) => s,
+            None => self.pick(items),
+        }
     }
 
     fn digits(&mut self, n: usize) -> String {
@@ -1113,37 +1121,35 @@ impl Site {
             .collect()
     }
 
-    /// A paragraph of `k` sentences, mostly of the trade.
-    fn paragraph(&mut self, k: u64) -> Inline {
+    /// Up to `k` sentences, each from `first` with probability `p` and from `second`
+    /// otherwise, never one the site already said: a site that has said everything writes
+    /// less rather than repeating itself. `None` when nothing is left at all.
+    fn sentences(
+        &mut self,
+        k: u64,
+        first: &'static [&'static str],
+        p: f64,
+        second: &'static [&'static str],
+    ) -> Option<Inline> {
         let mut text = String::new();
-        for i in 0..k {
-            let s = if self.chance(0.55) {
-                self.fresh(self.act.sentences)
+        for _ in 0..k {
+            let s = if self.chance(p) {
+                self.unused(first).or_else(|| self.unused(second))
             } else {
-                self.fresh(self.w.generic)
+                self.unused(second).or_else(|| self.unused(first))
             };
-            if i > 0 {
+            let Some(s) = s else { break };
+            if !text.is_empty() {
                 text.push(' ');
             }
             text.push_str(&self.fill(s));
         }
-        marks(&text)
+        (!text.is_empty()).then(|| marks(&text))
     }
 
-    fn history_paragraph(&mut self, k: u64) -> Inline {
-        let mut text = String::new();
-        for i in 0..k {
-            let s = if self.chance(0.6) {
-                self.fresh(self.w.history)
-            } else {
-                self.fresh(self.w.generic)
-            };
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push_str(&self.fill(s));
-        }
-        marks(&text)
+    /// A paragraph of up to `k` sentences, mostly of the trade.
+    fn paragraph(&mut self, k: u64) -> Option<Inline> {
+        self.sentences(k, self.act.sentences, 0.55, self.w.generic)
     }
 
     /// "See the prices page." with a link to another page of the site.
@@ -1210,7 +1216,9 @@ impl Site {
         let paragraphs = self.scaled(1.8, 1, 7);
         for i in 0..paragraphs {
             let k = self.scaled(2.6, 2, 7);
-            let mut p = self.paragraph(k);
+            let Some(mut p) = self.paragraph(k) else {
+                break;
+            };
             if i + 1 == paragraphs && self.chance(0.5) {
                 self.see_page(&mut p, PageKind::Prices);
             }
@@ -1246,14 +1254,17 @@ impl Site {
                 .iter()
                 .flat_map(|g| g.services.iter().map(|s| s.name))
                 .collect();
-            let k = self.scaled(3.0, 2, 8).min(names.len() as u64);
-            let mut items: Vec<Inline> = Vec::new();
-            for _ in 0..k {
-                let name = self.pick(&names);
-                if !items.iter().any(|i| *i == Inline::text(name)) {
-                    items.push(Inline::text(name));
-                }
+            let k = self.scaled(3.0, 2, 8).min(names.len() as u64) as usize;
+            // k distinct names (partial Fisher-Yates), then in price-list order.
+            let mut order: Vec<usize> = (0..names.len()).collect();
+            for i in 0..k {
+                let j = i + self.below((names.len() - i) as u64) as usize;
+                order.swap(i, j);
             }
+            order.truncate(k);
+            order.sort_unstable();
+            order.dedup_by_key(|&mut i| names[i]);
+            let items: Vec<Inline> = order.iter().map(|&i| Inline::text(names[i])).collect();
             let mut more = Inline::default();
             self.see_page(&mut more, PageKind::Prices);
             let mut blocks = vec![Block::List(items)];
@@ -1292,7 +1303,7 @@ impl Site {
             let mut blocks = Vec::new();
             if self.chance(0.35) {
                 let k = 1 + self.below(2);
-                blocks.push(Block::P(self.paragraph(k)));
+                blocks.extend(self.paragraph(k).map(Block::P));
             }
             let all = group.services;
             let min = all.len().min(3) as u64;
@@ -1360,7 +1371,16 @@ impl Site {
         let paragraphs = self.scaled(2.0, 1, 7);
         for _ in 0..paragraphs {
             let k = self.scaled(2.6, 2, 7);
-            blocks.push(Block::P(self.history_paragraph(k)));
+            let history = self.w.history;
+            match self.sentences(k, history, 0.6, self.w.generic) {
+                Some(p) => blocks.push(Block::P(p)),
+                None => break,
+            }
+        }
+        if blocks.is_empty() {
+            // Everything was said elsewhere already; a section needs a block.
+            let s = self.pick(self.w.history);
+            blocks.push(Block::P(marks(&self.fill(s))));
         }
         if photo {
             blocks.push(Block::Photo(self.photo()));
@@ -1408,7 +1428,7 @@ impl Site {
         ];
         if self.chance(0.5) {
             let k = 1 + self.below(3);
-            blocks.push(Block::P(self.paragraph(k)));
+            blocks.extend(self.paragraph(k).map(Block::P));
         }
         vec![Section {
             title: None,
@@ -1420,7 +1440,7 @@ impl Site {
         let title = self.pick(self.w.gallery_titles);
         let mut blocks = Vec::new();
         if self.chance(0.5) {
-            blocks.push(Block::P(self.paragraph(1)));
+            blocks.extend(self.paragraph(1).map(Block::P));
         }
         blocks.push(Block::Gallery(
             (0..photos.max(1)).map(|_| self.photo()).collect(),
