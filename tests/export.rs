@@ -487,7 +487,7 @@ fn watched_inbox_sends_files_to_done_and_failed() {
     );
     let sites = env.fixture.sites();
     let styles = env.fixture.stylesheets();
-    let child = std::process::Command::new(vitrine_bin())
+    let child = vitrine_command()
         .args(["export", "--watch", inbox.to_str().unwrap(), "--sites"])
         .arg(&sites)
         .arg("--stylesheets")
@@ -559,12 +559,11 @@ fn a_read_only_sites_folder_fails_clearly_and_the_old_version_keeps_serving() {
 
     let sites = env.fixture.sites();
     let styles = env.fixture.stylesheets();
-    let mut cmd = std::process::Command::new(vitrine_bin());
+    let mut cmd = vitrine_command();
     cmd.args(["export", "--from", file.to_str().unwrap(), "--sites"])
         .arg(&sites)
         .arg("--stylesheets")
-        .arg(&styles)
-        .env_remove("VITRINE_REDIS");
+        .arg(&styles);
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let chmod_tree = |mode_dirs: u32| {
@@ -649,8 +648,12 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
     write_jsonl(&env.path("b.jsonl"), &vb);
     let xa = expected_xml(&va, &env.fixture.stylesheets());
     let xb = expected_xml(&vb, &env.fixture.stylesheets());
+    let started = Instant::now();
     let s = ok(&env.export_file(&env.path("a.jsonl"), &[]));
     assert_eq!(s["written"], SITES as u64);
+    // Kill moments are drawn within the time a full run took here, so that most rounds are
+    // cut short whatever the machine's speed or load.
+    let full_run_ms = started.elapsed().as_millis() as u64;
 
     let seed = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -702,9 +705,9 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
         (a, b)
     };
     let mut killed_mid_run = 0;
-    for round in 0..6 {
+    for round in 0..8 {
         let file = env.path(if round % 2 == 0 { "b.jsonl" } else { "a.jsonl" });
-        let mut child = std::process::Command::new(vitrine_bin())
+        let mut child = vitrine_command()
             .args(["export", "--from", file.to_str().unwrap(), "--sites"])
             .arg(&sites)
             .arg("--stylesheets")
@@ -714,7 +717,9 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..750)));
+        std::thread::sleep(Duration::from_millis(
+            rng.random_range(5..(full_run_ms * 6 / 10).max(10)),
+        ));
         let finished = child.try_wait().unwrap().is_some();
         child.kill().unwrap_or(()); // SIGKILL
         child.wait().unwrap();
@@ -722,7 +727,10 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
             killed_mid_run += 1;
         }
         let (a, b) = check(round);
-        eprintln!("round {round}: killed={} A={a} B={b}", !finished);
+        eprintln!(
+            "round {round}: killed={} A={a} B={b} (full run {full_run_ms} ms)",
+            !finished
+        );
     }
     assert!(
         killed_mid_run >= 3,
@@ -747,4 +755,34 @@ fn sigkill_during_export_never_leaves_a_broken_site() {
         2 * SITES,
         "every domain mapped"
     );
+}
+
+#[test]
+fn within_one_input_the_first_line_keeps_a_shared_domain_and_a_site_has_one_line() {
+    let env = Env::new();
+    let shared = "shared.example.fr";
+    let k = with_domain(sample_record("kine-rousseau"), shared);
+    let f = with_domain(sample_record("fleurs-et-sens"), shared);
+    let mut k_again = sample_record("kine-rousseau");
+    k_again["identity"]["slogan"] = "Second line".into();
+    let run = env.export("shared.jsonl", &[k, f, k_again]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let s = run.summary();
+    assert_eq!(s["written"], 1, "{s}");
+    assert_eq!(s["failures"][0]["line"], 2);
+    assert_eq!(s["failures"][0]["kind"], "conflict");
+    let reason = s["failures"][0]["problems"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(shared) && reason.contains("kine-rousseau") && reason.contains("line 1"),
+        "{reason}"
+    );
+    assert_eq!(s["failures"][1]["line"], 3);
+    assert_eq!(s["failures"][1]["kind"], "duplicate");
+    assert_eq!(
+        env.domain(shared).as_deref(),
+        Some("12/kine-rousseau/site.xml")
+    );
+    assert!(env.domain("fleurs-et-sens.fr").is_none());
+    let xml = String::from_utf8(std::fs::read(env.site_file("kine-rousseau")).unwrap()).unwrap();
+    assert!(!xml.contains("Second line"));
 }

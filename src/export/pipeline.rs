@@ -269,13 +269,27 @@ fn build(input: Line, rules: &Rules, only: &HashSet<String>) -> Built {
 // Gate: order, duplicates, domain ownership
 // ---------------------------------------------------------------------------------------
 
-/// What the gate knows about this run.
+/// What the gate knows about this run: the records it let through and their domains.
+///
+/// This is the one thing that grows with the input, so it is kept small (about 100 bytes per
+/// record): ids are stored once, and the maps are keyed by a 64-bit hash of the id or domain
+/// instead of the string. Two different domains sharing a hash (odds about 10^-9 for 140,000
+/// domains) would be reported as declared twice; ids are compared in full.
 #[derive(Default)]
 struct RunClaims {
-    /// Site id -> line of its record in this input.
-    sites: HashMap<String, u64>,
-    /// Domain -> (site id, line) of the record of this input that declares it.
-    domains: HashMap<String, (String, u64)>,
+    /// (site id, line) of each record let through.
+    accepted: Vec<(Box<str>, u64)>,
+    /// Hash of a site id -> index in `accepted`.
+    sites: HashMap<u64, u32>,
+    /// Hash of a domain -> index in `accepted` of the record declaring it.
+    domains: HashMap<u64, u32>,
+}
+
+fn hash64(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 enum Verdict {
@@ -297,7 +311,13 @@ impl RunClaims {
         owners: Option<&[Option<String>]>,
         final_try: bool,
     ) -> Verdict {
-        if let Some(&first) = self.sites.get(&site.id) {
+        let site_key = hash64(&site.id);
+        let earlier = self
+            .sites
+            .get(&site_key)
+            .map(|&i| &self.accepted[i as usize])
+            .filter(|(id, _)| **id == *site.id);
+        if let Some(&(_, first)) = earlier {
             if first != site.line {
                 return Verdict::Fail(failure(
                     site.line,
@@ -311,8 +331,9 @@ impl RunClaims {
             }
         }
         for d in &site.domains {
-            if let Some((other, line)) = self.domains.get(d) {
-                if *other != site.id {
+            if let Some(&i) = self.domains.get(&hash64(d)) {
+                let (other, line) = &self.accepted[i as usize];
+                if **other != *site.id {
                     return Verdict::Fail(failure(
                         site.line,
                         Some(site.id.clone()),
@@ -352,9 +373,11 @@ impl RunClaims {
                 }
             }
         }
-        self.sites.insert(site.id.clone(), site.line);
+        let index = self.accepted.len() as u32;
+        self.accepted.push((site.id.as_str().into(), site.line));
+        self.sites.entry(site_key).or_insert(index);
         for d in &site.domains {
-            self.domains.insert(d.clone(), (site.id.clone(), site.line));
+            self.domains.insert(hash64(d), index);
         }
         Verdict::Go
     }
@@ -601,6 +624,16 @@ fn progress_bar(size: Option<u64>) -> ProgressBar {
     }
 }
 
+/// A Redis URL fit for a report: a password (`redis://:secret@host`) becomes `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Exports every record of `input`. Record-level problems are reported in the summary (and
 /// on stderr when `opts.print_failures`); only problems that stop the whole run (unreadable
 /// input, no stylesheets, unreachable map at start) are errors.
@@ -750,15 +783,17 @@ pub fn run(input: Input, opts: &Options) -> Result<Summary, ExportError> {
                         report.skipped.fetch_add(1, Ordering::Relaxed);
                     }
                     Built::Failed(f) => {
-                        if let Some(id) = &f.id {
+                        if let Some(id) = f.id.as_ref().filter(|_| !only.is_empty()) {
                             found.insert(id.clone());
                         }
                         report.fail(f);
                     }
                 }
             }
-            for site in &ready {
-                found.insert(site.id.clone());
+            if !only.is_empty() {
+                for site in &ready {
+                    found.insert(site.id.clone());
+                }
             }
             if !ready.is_empty() {
                 gate.batch(ready, &report, false, |site| {
@@ -822,7 +857,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Summary, ExportError> {
         media_restored: report.restored.load(Ordering::Relaxed),
         domains_added: report.added.load(Ordering::Relaxed),
         domains_removed: report.removed.load(Ordering::Relaxed),
-        map: opts.redis.clone(),
+        map: opts.redis.as_deref().map(redact_url),
         elapsed_ms: started.elapsed().as_millis() as u64,
         failures_omitted: failed.saturating_sub(failures.len() as u64),
         failures,
@@ -833,6 +868,15 @@ pub fn run(input: Input, opts: &Options) -> Result<Summary, ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_reports() {
+        assert_eq!(
+            redact_url("redis://:s3cret@10.0.0.1:6379/0"),
+            "redis://***@10.0.0.1:6379/0"
+        );
+        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+    }
 
     #[test]
     fn lines_are_capped_and_counted() {
