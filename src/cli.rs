@@ -46,6 +46,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Write a synthetic day of page views for a sites folder.
     GenLog(crate::replay::GenLogArgs),
+    /// Write synthetic back-office records (JSON Lines) for `vitrine export`.
+    GenCorpus(crate::replay::GenCorpusArgs),
 }
 
 /// Where sites and themes live.

@@ -40,6 +40,9 @@ fn main() -> ExitCode {
             Command::Bench {
                 command: BenchCommand::GenLog(args),
             } => cmd::replay::gen_log(args).await,
+            Command::Bench {
+                command: BenchCommand::GenCorpus(args),
+            } => cmd::replay::gen_corpus(args).await,
         }
     });
     match result {

@@ -1,8 +1,9 @@
-//! `vitrine replay` and `vitrine bench gen-log`: thin wrappers over [`crate::replay`].
+//! `vitrine replay`, `vitrine bench gen-log` and `vitrine bench gen-corpus`: thin wrappers
+//! over [`crate::replay`].
 
 use std::process::ExitCode;
 
-use crate::replay::{self, GenLogArgs, ReplayArgs};
+use crate::replay::{self, GenCorpusArgs, GenLogArgs, ReplayArgs};
 
 /// Runs `vitrine replay`; the report is printed by the replayer itself.
 pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -13,5 +14,11 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 /// Runs `vitrine bench gen-log` off the async reactor (it is CPU and file bound).
 pub async fn gen_log(args: GenLogArgs) -> anyhow::Result<ExitCode> {
     tokio::task::spawn_blocking(move || replay::gen_log(args)).await??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `vitrine bench gen-corpus` off the async reactor (it is CPU and file bound).
+pub async fn gen_corpus(args: GenCorpusArgs) -> anyhow::Result<ExitCode> {
+    tokio::task::spawn_blocking(move || replay::gen_corpus(args)).await??;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
-//! Command-line arguments of `vitrine replay` and `vitrine bench gen-log`, as clap `Args`
-//! structs the binary mounts as subcommands.
+//! Command-line arguments of `vitrine replay`, `vitrine bench gen-log` and
+//! `vitrine bench gen-corpus`, as clap `Args` structs the binary mounts as subcommands.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -123,6 +123,23 @@ pub struct GenLogArgs {
     /// UTC offset of the log's timestamps (`+0100`); the daily curve follows local time.
     #[arg(long, default_value = "+0100", allow_hyphen_values = true)]
     pub utc_offset: String,
+}
+
+/// `vitrine bench gen-corpus -o FILE`: write synthetic back-office records (JSON Lines, one
+/// professional per line) for `vitrine export` to turn into a benchmark corpus of sites.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenCorpusArgs {
+    /// Output file; gzip-compressed when the name ends in `.gz`; `-` for standard output.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+
+    /// Number of records (sites).
+    #[arg(long, default_value_t = 70_000)]
+    pub count: u64,
+
+    /// Random seed: the same seed and count give the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Parses `1.5s`, `250ms`, `2m`, `1h`, `30us` or a bare number of seconds.

@@ -270,6 +270,18 @@ impl Zipf {
     }
 }
 
+/// A uniform draw in `lo..hi` (`lo < hi`) from the generator's own bits. A modulo rather
+/// than `random_range`, whose algorithm the random crates may change: generated files must
+/// stay the same for a seed. The bias (under `(hi - lo) / 2^64`) is immaterial here.
+pub fn range(rng: &mut Xoshiro256PlusPlus, lo: u64, hi: u64) -> u64 {
+    lo + rng.random::<u64>() % (hi - lo)
+}
+
+/// A uniformly chosen element of a non-empty slice (see [`range`]).
+pub fn pick<'t, T>(rng: &mut Xoshiro256PlusPlus, items: &'t [T]) -> &'t T {
+    &items[range(rng, 0, items.len() as u64) as usize]
+}
+
 /// The daily curve: relative request intensity at each hour (local time, `HOURLY[h]` at
 /// h:00, linear in between, wrapping at midnight). Shaped after a single-country professional
 /// audience: near nothing at 3-5 am, a morning peak at 10-11 am (2.5x the mean hourly rate,
@@ -608,11 +620,11 @@ impl<'a> Generator<'a> {
     }
 
     fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
-        &items[(self.rng.random::<u64>() % items.len() as u64) as usize]
+        pick(&mut self.rng, items)
     }
 
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.rng.random::<u64>() % (hi - lo)
+        range(&mut self.rng, lo, hi)
     }
 
     /// Writes the next line (with its line end) into `out`; `false` once `count` lines
@@ -851,29 +863,7 @@ pub fn generate(args: &GenLogArgs) -> Result<GenSummary, ReplayError> {
     let opts = GenOptions::from_args(args)?;
     let (sites, skipped) = load_sites(&args.sites)?;
     let path = &args.output;
-    let write_err = |source| ReplayError::Write {
-        path: path.clone(),
-        source,
-    };
-    let sink: Box<dyn Write> = if path.as_os_str() == "-" {
-        Box::new(io::stdout().lock())
-    } else {
-        Box::new(File::create(path).map_err(|source| ReplayError::Open {
-            path: path.clone(),
-            source,
-        })?)
-    };
-    let mut sink = BufWriter::with_capacity(1 << 20, sink);
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    let mut summary = if gz {
-        let mut enc = flate2::write::GzEncoder::new(&mut sink, flate2::Compression::default());
-        let s = write_log(&sites, opts, &mut enc).map_err(write_err)?;
-        enc.finish().map_err(write_err)?;
-        s
-    } else {
-        write_log(&sites, opts, &mut sink).map_err(write_err)?
-    };
-    sink.flush().map_err(write_err)?;
+    let mut summary = write_output(path, |w| write_log(&sites, opts, w))?;
     summary.skipped_sites = skipped;
     eprintln!(
         "wrote {} lines for {} sites ({} skipped) to {}: {} page views, {} media, {} assets, \
@@ -890,6 +880,38 @@ pub fn generate(args: &GenLogArgs) -> Result<GenSummary, ReplayError> {
         summary.robots_sitemaps
     );
     Ok(summary)
+}
+
+/// Runs `body` on the output `path` (`-` for standard output), buffered, gzip-compressed
+/// when the name ends in `.gz`, flushed (and the gzip stream finished) at the end.
+pub fn write_output<T>(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> Result<T, ReplayError> {
+    let write_err = |source| ReplayError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let sink: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(File::create(path).map_err(|source| ReplayError::Open {
+            path: path.to_owned(),
+            source,
+        })?)
+    };
+    let mut sink = BufWriter::with_capacity(1 << 20, sink);
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let out = if gz {
+        let mut enc = flate2::write::GzEncoder::new(&mut sink, flate2::Compression::default());
+        let out = body(&mut enc).map_err(write_err)?;
+        enc.finish().map_err(write_err)?;
+        out
+    } else {
+        body(&mut sink).map_err(write_err)?
+    };
+    sink.flush().map_err(write_err)?;
+    Ok(out)
 }
 
 /// Writes the whole log for `sites` into `w`.

@@ -1,6 +1,7 @@
 //! Load replay: `vitrine replay` sends the requests of real or generated access logs to a
 //! server and measures it; `vitrine bench gen-log` writes a realistic synthetic day of such a
-//! log from a sites folder.
+//! log from a sites folder; `vitrine bench gen-corpus` ([`corpus`]) writes the synthetic
+//! back-office records `vitrine export` turns into a benchmark corpus of sites.
 //!
 //! This module owns the orchestration of a replay:
 //!
@@ -21,6 +22,7 @@
 pub mod access_log;
 pub mod args;
 pub mod client;
+pub mod corpus;
 mod error;
 pub mod loggen;
 pub mod report;
@@ -38,7 +40,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Barrier, Mutex};
 
 pub use access_log::{LogFormat, Request};
-pub use args::{GenLogArgs, ReplayArgs};
+pub use args::{GenCorpusArgs, GenLogArgs, ReplayArgs};
 pub use error::ReplayError;
 pub use report::Report;
 pub use schedule::Mode;
@@ -175,6 +177,11 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
 /// Writes a synthetic access log (see [`loggen`]).
 pub fn gen_log(args: GenLogArgs) -> Result<(), ReplayError> {
     loggen::generate(&args).map(|_| ())
+}
+
+/// Runs `vitrine bench gen-corpus`: writes synthetic back-office records.
+pub fn gen_corpus(args: GenCorpusArgs) -> Result<(), ReplayError> {
+    corpus::generate(&args).map(|_| ())
 }
 
 fn mode(args: &ReplayArgs) -> Result<Mode, ReplayError> {
