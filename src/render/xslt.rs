@@ -50,6 +50,11 @@ const MAX_MESSAGES: usize = 16;
 /// no XInclude, no HUGE (which would lift libxml2's entity-amplification and depth limits).
 const SAFE_PARSE_OPTIONS: c_int = ffi::xmlParserOption_XML_PARSE_NONET as c_int;
 
+/// The variable libxslt reads to find extension plugins, and the value that disables them.
+const PLUGINS_ENV: &str = "LIBXSLT_PLUGINS_PATH";
+const NO_PLUGINS: &str = "/dev/null";
+
+const XSLT_LOAD_STYLESHEET: ffi::xsltLoadType = 1;
 const XSLT_LOAD_DOCUMENT: ffi::xsltLoadType = 2;
 
 extern "C" {
@@ -62,6 +67,11 @@ extern "C" {
         xpath_op_limit: c_ulong,
     );
     fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    // libexslt: registers one EXSLT module's functions and elements with libxslt.
+    fn exsltCommonRegister();
+    fn exsltStrRegister();
+    fn exsltMathRegister();
+    fn exsltSetsRegister();
     fn vitrine_style_output(
         style: ffi::xsltStylesheetPtr,
         method: *mut *const u8,
@@ -362,6 +372,7 @@ unsafe extern "C" fn confined_loader(
         });
         return ptr::null_mut();
     };
+    let is_module = load_type == XSLT_LOAD_STYLESHEET;
     let too_many = LOADER.with(|l| {
         let mut l = l.borrow_mut();
         l.loaded.push(path.clone());
@@ -377,6 +388,25 @@ unsafe extern "C" fn confined_loader(
     }
     match read_capped(&path) {
         Ok(bytes) => match parse_raw(&bytes, &path.to_string_lossy(), dict) {
+            Ok(doc) if is_module => {
+                // Modules are linted like the main file, before libxslt compiles them.
+                let lint = match doc.root() {
+                    Some(root) => super::lint::lint_module(root, &path.to_string_lossy()),
+                    None => Ok(()),
+                };
+                match lint {
+                    Ok(()) => doc.into_raw(),
+                    Err(problems) => {
+                        MESSAGES.with(|m| {
+                            let mut m = m.borrow_mut();
+                            for p in problems {
+                                m.push(p);
+                            }
+                        });
+                        ptr::null_mut()
+                    }
+                }
+            }
             Ok(doc) => doc.into_raw(),
             Err(e) => {
                 MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
@@ -407,6 +437,16 @@ fn thread_setup() {
 /// Idempotent; every other function of this module calls it first.
 pub fn init() {
     INIT.call_once(|| {
+        // libxslt (built WITH_MODULES on Debian) answers an unknown extension namespace by
+        // stat()ing and dlopen()ing `$LIBXSLT_PLUGINS_PATH/<mangled namespace>.so`, or a file
+        // of its default plugin folder. The lint refuses such namespaces; this is the second
+        // line: beneath /dev/null, which is not a folder, no file can ever exist, so no plugin
+        // can be found whatever a stylesheet asks. Set before libxslt's first use, from the
+        // thread that initialises (main, before any other thread starts: see `main.rs`).
+        if std::env::var_os(PLUGINS_ENV).is_some_and(|v| v != NO_PLUGINS) {
+            tracing::warn!("{PLUGINS_ENV} is set; ignored: Vitrine never loads libxslt plugins");
+        }
+        std::env::set_var(PLUGINS_ENV, NO_PLUGINS);
         // SAFETY: runs exactly once (Once), before any other libxml2/libxslt call of this
         // process, which is what these process-wide setters require. The prefs object is
         // leaked on purpose: transforms reference it until the process exits.
@@ -425,6 +465,18 @@ pub fn init() {
             );
             ffi::xmlInitParser();
             ffi::xsltInit();
+            // Only the EXSLT modules whose functions the lint allows (see lint.rs for why).
+            exsltCommonRegister();
+            exsltStrRegister();
+            exsltMathRegister();
+            exsltSetsRegister();
+            // libxslt creates its plugin table lazily, without its lock, on the first lookup
+            // of an unknown extension namespace; do that first lookup here, on one thread.
+            // It finds nothing (see PLUGINS_ENV above).
+            let _ = ffi::xsltExtModuleFunctionLookup(
+                c"probe".as_ptr().cast(),
+                c"urn:vitrine:no-such-extension".as_ptr().cast(),
+            );
             ffi::xmlSetExternalEntityLoader(Some(deny_entity_loader));
             // New threads start from these defaults (libxml2 error globals are per-thread).
             ffi::xmlThrDefSetStructuredErrorFunc(ptr::null_mut(), Some(structured_error));
@@ -525,6 +577,17 @@ impl Document {
     }
 }
 
+/// One attribute of a [`Node`].
+#[derive(Debug, Clone)]
+pub struct Attribute<'a> {
+    /// Local name.
+    pub name: &'a str,
+    /// Namespace URI, if the attribute is prefixed.
+    pub namespace: Option<&'a str>,
+    /// Value.
+    pub value: String,
+}
+
 /// A read-only view of an element of a [`Document`].
 #[derive(Clone, Copy)]
 pub struct Node<'a> {
@@ -586,6 +649,109 @@ impl<'a> Node<'a> {
             }
             Some(s)
         }
+    }
+
+    /// The element's namespace URI.
+    pub fn namespace(&self) -> Option<&'a str> {
+        // SAFETY: `ns` is NULL or a namespace record owned by the document (alive for 'a),
+        // whose href is a NUL-terminated string or NULL.
+        unsafe {
+            let ns = (*self.ptr.as_ptr()).ns;
+            if ns.is_null() || (*ns).href.is_null() {
+                return None;
+            }
+            CStr::from_ptr((*ns).href.cast()).to_str().ok()
+        }
+    }
+
+    /// The element's namespace prefix, if it has one.
+    pub fn prefix(&self) -> Option<&'a str> {
+        // SAFETY: as in `namespace`.
+        unsafe {
+            let ns = (*self.ptr.as_ptr()).ns;
+            if ns.is_null() || (*ns).prefix.is_null() {
+                return None;
+            }
+            CStr::from_ptr((*ns).prefix.cast()).to_str().ok()
+        }
+    }
+
+    /// The line of the element's start tag in its file.
+    pub fn line(&self) -> i64 {
+        // SAFETY: the node is alive; xmlGetLineNo only reads it.
+        let line: std::ffi::c_long = unsafe { ffi::xmlGetLineNo(self.ptr.as_ptr()) };
+        // c_long is 32 bits on some targets, 64 on others.
+        #[allow(clippy::useless_conversion)]
+        i64::from(line)
+    }
+
+    /// The namespace URI bound to `prefix` (`None`: the default namespace) where this element
+    /// is.
+    pub fn lookup_namespace(&self, prefix: Option<&str>) -> Option<String> {
+        let cprefix = match prefix {
+            Some(p) => Some(CString::new(p).ok()?),
+            None => None,
+        };
+        // SAFETY: the node and its document are alive; xmlSearchNs only reads the tree and
+        // returns NULL or a namespace record owned by it.
+        unsafe {
+            let node = self.ptr.as_ptr();
+            let ns = ffi::xmlSearchNs(
+                (*node).doc,
+                node,
+                cprefix.as_ref().map_or(ptr::null(), |p| p.as_ptr().cast()),
+            );
+            if ns.is_null() || (*ns).href.is_null() {
+                return None;
+            }
+            Some(
+                CStr::from_ptr((*ns).href.cast())
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    }
+
+    /// The element's attributes, in document order.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> {
+        // SAFETY: the attribute list belongs to the document, alive for 'a.
+        let mut next = unsafe { (*self.ptr.as_ptr()).properties };
+        std::iter::from_fn(move || {
+            let cur = NonNull::new(next)?;
+            // SAFETY: `cur` is a valid attribute of the same, alive document; its name and
+            // namespace strings are NUL-terminated and owned by the document;
+            // xmlNodeGetContent returns a fresh string we copy and free.
+            unsafe {
+                let a = cur.as_ptr();
+                next = (*a).next;
+                let name = if (*a).name.is_null() {
+                    ""
+                } else {
+                    CStr::from_ptr((*a).name.cast()).to_str().unwrap_or("")
+                };
+                let ns = (*a).ns;
+                let namespace = if ns.is_null() || (*ns).href.is_null() {
+                    None
+                } else {
+                    CStr::from_ptr((*ns).href.cast()).to_str().ok()
+                };
+                let v = ffi::xmlNodeGetContent(a.cast());
+                let value = if v.is_null() {
+                    String::new()
+                } else {
+                    let s = CStr::from_ptr(v.cast()).to_string_lossy().into_owned();
+                    if let Some(free) = ffi::xmlFree {
+                        free(v.cast());
+                    }
+                    s
+                };
+                Some(Attribute {
+                    name,
+                    namespace,
+                    value,
+                })
+            }
+        })
     }
 
     /// The concatenated text content.
@@ -710,9 +876,11 @@ impl Stylesheet {
         let bytes = read_capped(&abs)?;
         let doc = parse_raw(&bytes, &abs.to_string_lossy(), ptr::null_mut())?;
         if let Some(root_el) = doc.root() {
-            lint(root_el).map_err(|messages| XmlError::Compile {
-                file: file.clone(),
-                messages,
+            super::lint::lint_module(root_el, &abs.to_string_lossy()).map_err(|problems| {
+                XmlError::Compile {
+                    file: file.clone(),
+                    messages: problems.join("; "),
+                }
             })?;
         }
         let raw_doc = doc.into_raw();
@@ -777,33 +945,6 @@ impl Stylesheet {
     /// watcher and for versioning.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
-    }
-}
-
-/// Refuses stylesheet constructs that are unsafe to share between threads on libxslt 1.1.35
-/// or that would reach outside the publisher's control.
-fn lint(root: Node<'_>) -> Result<(), String> {
-    fn walk(node: Node<'_>, problems: &mut Vec<String>) {
-        if node.name() == "sort" {
-            for attr in ["data-type", "order", "lang", "case-order"] {
-                if node.attr(attr).is_some_and(|v| v.contains('{')) {
-                    problems.push(format!(
-                        "xsl:sort with an attribute value template in {attr} is not thread-safe \
-                         on this libxslt; use a literal value"
-                    ));
-                }
-            }
-        }
-        for child in node.children() {
-            walk(child, problems);
-        }
-    }
-    let mut problems = Vec::new();
-    walk(root, &mut problems);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
     }
 }
 
@@ -1030,5 +1171,198 @@ mod tests {
         );
         let err = Stylesheet::compile(&main, &inner).unwrap_err();
         assert!(err.to_string().contains("refused"), "{err}");
+    }
+
+    /// Writes `modules` and `main.xsl` into `dir` and compiles `main.xsl`.
+    fn compile_in(
+        dir: &Path,
+        main: &str,
+        modules: &[(&str, &str)],
+    ) -> Result<Stylesheet, XmlError> {
+        for (name, text) in modules {
+            write(dir, name, text);
+        }
+        let main = write(dir, "main.xsl", main);
+        Stylesheet::compile(&main, dir)
+    }
+
+    fn apply(style: &Stylesheet, xml: &str) -> Result<String, XmlError> {
+        let doc = parse_document(xml.as_bytes(), "t.xml")?;
+        let out = transform(style, doc, &[], &[], Limits::default())?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    const EXSLT_HEAD: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+        xmlns:exsl="http://exslt.org/common" xmlns:str="http://exslt.org/strings"
+        xmlns:math="http://exslt.org/math" xmlns:set="http://exslt.org/sets"
+        extension-element-prefixes="exsl str math set">"#;
+
+    #[test]
+    fn allowed_exslt_functions_are_registered_and_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = compile_in(
+            dir.path(),
+            &format!(
+                r#"{EXSLT_HEAD}<xsl:output method="text"/>
+                <xsl:variable name="t"><a>2</a><a>7</a><a>7</a></xsl:variable>
+                <xsl:template match="/">
+                  <xsl:value-of select="count(str:tokenize('a,b,c', ','))"/>|<xsl:value-of
+                    select="math:max(exsl:node-set($t)/a)"/>|<xsl:value-of
+                    select="count(set:distinct(exsl:node-set($t)/a))"/>|<xsl:value-of
+                    select="function-available('str:replace')"/>
+                </xsl:template></xsl:stylesheet>"#
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(apply(&style, "<r/>").unwrap().trim(), "3|7|2|true");
+    }
+
+    #[test]
+    fn extensions_outside_the_allow_list_are_refused_with_file_and_line() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                r#"xmlns:x="http://example.com/plugin" extension-element-prefixes="x">"#,
+                "<xsl:template match='/'/>",
+                "extension-element-prefixes names x = http://example.com/plugin",
+            ),
+            (
+                r#"xmlns:dyn="http://exslt.org/dynamic">"#,
+                "<xsl:template match='/'>\n<xsl:value-of select=\"dyn:evaluate('1')\"/></xsl:template>",
+                "dyn:evaluate() (http://exslt.org/dynamic) is not an allowed extension function",
+            ),
+            (
+                r#"xmlns:math="http://exslt.org/math">"#,
+                "<xsl:template match='/'>\n<p title=\"{math:random()}\"/></xsl:template>",
+                "math:random()",
+            ),
+            (
+                r#"xmlns:exsl="http://exslt.org/common" extension-element-prefixes="exsl">"#,
+                "<xsl:template match='/'>\n<exsl:document href='/tmp/x'>x</exsl:document></xsl:template>",
+                "extension element exsl:document",
+            ),
+            (
+                r#"xmlns:saxon="http://icl.com/saxon">"#,
+                "<xsl:template match='/'>\n<saxon:output href='/tmp/x'/></xsl:template>",
+                "extension element saxon:output",
+            ),
+            (
+                ">",
+                "<xsl:template match='/'>\n<xsl:document href='/tmp/x'>x</xsl:document></xsl:template>",
+                "xsl:document writes files",
+            ),
+            (
+                r#"xmlns:p="http://example.com/plugin">"#,
+                "<xsl:template match='/'>\n<xsl:if test=\"function-available('p:f')\"/></xsl:template>",
+                "function-available('p:f') asks about http://example.com/plugin",
+            ),
+            (
+                ">",
+                "<xsl:template match='/'>\n<xsl:if test=\"element-available(concat('a', ':b'))\"/></xsl:template>",
+                "must be given a string literal",
+            ),
+        ];
+        for (attrs, body, expected) in cases {
+            let module = format!(
+                r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" {attrs}{body}</xsl:stylesheet>"#
+            );
+            // As the main file: refused before libxslt compiles it.
+            let dir = tempfile::tempdir().unwrap();
+            let err = compile_in(dir.path(), &module, &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "main: {err}");
+            assert!(err.contains("main.xsl:"), "names the file: {err}");
+            // As an included and as an imported module: the module is named, with its line.
+            for how in ["include", "import"] {
+                let dir = tempfile::tempdir().unwrap();
+                let main = format!(
+                    r#"{HEAD}<xsl:{how} href="common/part.xsl"/><xsl:template match="/"><ok/></xsl:template></xsl:stylesheet>"#
+                );
+                std::fs::create_dir(dir.path().join("common")).unwrap();
+                let err = compile_in(dir.path(), &main, &[("common/part.xsl", &module)])
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(expected), "{how}: {err}");
+                let line = if body.contains('\n') { 2 } else { 1 };
+                assert!(
+                    err.contains(&format!("common/part.xsl:{line}:")),
+                    "{how} names the module and line: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sort_with_an_avt_is_refused_in_included_modules_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = format!(
+            r#"{HEAD}<xsl:template name="s"><xsl:for-each select="*"><xsl:sort select="." order="{{$o}}"/></xsl:for-each></xsl:template></xsl:stylesheet>"#
+        );
+        let main = format!(
+            r#"{HEAD}<xsl:include href="part.xsl"/><xsl:template match="/"/></xsl:stylesheet>"#
+        );
+        let err = compile_in(dir.path(), &main, &[("part.xsl", &part)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("part.xsl:1: xsl:sort with an attribute value template in order"),
+            "{err}"
+        );
+    }
+
+    /// libxslt never loads a plugin, even with LIBXSLT_PLUGINS_PATH pointing at one. Runs in
+    /// child processes (a fresh libxslt each): the control child, without [`init`], loads
+    /// the plugin (the plugin's init function creates a marker file), proving the probe
+    /// works on this machine; the child that ran [`init`] does not.
+    #[test]
+    fn libxslt_plugins_are_never_loaded() {
+        const URI: &std::ffi::CStr = c"http://vitrine.test/probe";
+        if let Ok(mode) = std::env::var("VITRINE_PLUGIN_PROBE") {
+            // SAFETY: plain libxslt calls with valid NUL-terminated strings; in "init" mode
+            // after our initialisation, in "control" mode after libxslt's own only.
+            unsafe {
+                if mode == "init" {
+                    init();
+                } else {
+                    ffi::xsltInit();
+                }
+                let _ = ffi::xsltExtModuleFunctionLookup(c"f".as_ptr().cast(), URI.as_ptr().cast());
+            }
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let src = write(
+            dir.path(),
+            "probe.c",
+            "#include <stdio.h>\n#include <stdlib.h>\nvoid vitrine_test_probe_init(void) {\n  FILE *f = fopen(getenv(\"VITRINE_PLUGIN_MARKER\"), \"w\");\n  if (f) fclose(f);\n}\n",
+        );
+        let status = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(dir.path().join("vitrine_test_probe.so"))
+            .arg(&src)
+            .status()
+            .expect("a C compiler (cc) is needed to build the probe plugin");
+        assert!(status.success());
+        for (mode, loaded) in [("control", true), ("init", false)] {
+            let marker = dir.path().join(format!("loaded-{mode}"));
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "render::xslt::tests::libxslt_plugins_are_never_loaded",
+                    "--test-threads=1",
+                ])
+                .env("VITRINE_PLUGIN_PROBE", mode)
+                .env("LIBXSLT_PLUGINS_PATH", dir.path())
+                .env("VITRINE_PLUGIN_MARKER", &marker)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{mode}: {out:?}");
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+                "{mode}: the child ran the probe: {out:?}"
+            );
+            assert_eq!(marker.exists(), loaded, "{mode}: plugin loaded?");
+        }
     }
 }
