@@ -80,3 +80,12 @@ xmlDocPtr vitrine_read_memory(const char *buf, int len, const char *url, xmlDict
 int vitrine_ctxt_failed(xsltTransformContextPtr ctxt) {
     return ctxt->state != XSLT_STATE_OK;
 }
+
+/* The URL of the module a stylesheet is processing (for includes, libxslt swaps style->doc
+ * to the included module while it processes it), or NULL. */
+const char *vitrine_style_doc_url(void *style) {
+    xsltStylesheetPtr s = (xsltStylesheetPtr) style;
+    if (s == NULL || s->doc == NULL)
+        return NULL;
+    return (const char *) s->doc->URL;
+}

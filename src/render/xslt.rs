@@ -40,8 +40,13 @@ use libxslt::bindings as ffi;
 pub const MAX_XML_BYTES: usize = 1 << 20;
 
 /// Most documents one compile or transform may load through `xsl:import`, `xsl:include` or
-/// `document()`; libxslt 1.1.35 has no include-cycle check, so this bounds cycles too.
+/// `document()` (a module included from several places is loaded each time).
 const MAX_LOADS: usize = 64;
+
+/// Deepest `xsl:import`/`xsl:include` nesting (the main file is level 0). libxslt 1.1.35 has
+/// no such limit (1.1.39 added one of 40) and only partial cycle checks (a cycle through both
+/// an import and an include recurses until the stack overflows), so the loader enforces both.
+pub const MAX_NESTING: usize = 16;
 
 /// Messages kept per operation; hostile input can produce thousands.
 const MAX_MESSAGES: usize = 16;
@@ -67,6 +72,7 @@ extern "C" {
         xpath_op_limit: c_ulong,
     );
     fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    fn vitrine_style_doc_url(style: *mut c_void) -> *const c_char;
     // libexslt: registers one EXSLT module's functions and elements with libxslt.
     fn exsltCommonRegister();
     fn exsltStrRegister();
@@ -214,6 +220,9 @@ impl FloorCharBoundary for String {
 struct LoaderState {
     roots: Vec<PathBuf>,
     loaded: Vec<PathBuf>,
+    /// For each entry of `loaded`, the module that imported or included it (`None` for
+    /// `document()` loads).
+    parents: Vec<Option<PathBuf>>,
 }
 
 impl LoaderState {
@@ -221,7 +230,76 @@ impl LoaderState {
         LoaderState {
             roots: Vec::new(),
             loaded: Vec::new(),
+            parents: Vec::new(),
         }
+    }
+
+    /// `module` and the modules that include it, innermost first, up to the main file.
+    /// libxslt processes imports and includes depth first, so the latest load of a module is
+    /// the one being processed now. Bounded: no chain longer than the nesting limit is ever
+    /// recorded.
+    fn chain(&self, module: &Path) -> Vec<PathBuf> {
+        let mut chain = vec![module.to_path_buf()];
+        while chain.len() <= MAX_NESTING + 1 {
+            let last = chain.last().expect("never empty");
+            let parent = self
+                .loaded
+                .iter()
+                .rposition(|p| p == last)
+                .and_then(|i| self.parents[i].clone());
+            match parent {
+                Some(p) => chain.push(p),
+                None => break,
+            }
+        }
+        chain
+    }
+
+    /// A path as shown in messages: relative to the first root containing it.
+    fn show(&self, path: &Path) -> String {
+        self.roots
+            .iter()
+            .find_map(|r| path.strip_prefix(r).ok())
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Checks nesting depth and cycles for loading `path` from `includer`, and records it.
+    fn enter_module(&mut self, path: &Path, includer: Option<PathBuf>) -> Result<(), String> {
+        if let Some(includer) = &includer {
+            let chain = self.chain(includer);
+            let shown = |l: &LoaderState, tail: &[PathBuf]| {
+                let mut names: Vec<String> = tail.iter().rev().map(|p| l.show(p)).collect();
+                names.push(l.show(path));
+                names.join(" -> ")
+            };
+            if let Some(i) = chain.iter().position(|p| p == path) {
+                return Err(format!(
+                    "xsl:import/xsl:include cycle: {}; remove the import or include that \
+                     closes the loop",
+                    shown(self, &chain[..=i])
+                ));
+            }
+            if chain.len() > MAX_NESTING {
+                let tail = &chain[..3.min(chain.len())];
+                return Err(format!(
+                    "xsl:import/xsl:include nested more than {MAX_NESTING} levels deep \
+                     (... {}); import the shared modules from fewer levels",
+                    shown(self, tail)
+                ));
+            }
+        }
+        self.loaded.push(path.to_path_buf());
+        self.parents.push(includer);
+        if self.loaded.len() > MAX_LOADS {
+            return Err(format!(
+                "more than {MAX_LOADS} documents loaded by one stylesheet or transform at {}; \
+                 import or include each shared module once",
+                self.show(path)
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -233,11 +311,13 @@ fn with_roots<T>(roots: &[&Path], f: impl FnOnce() -> T) -> (T, Vec<PathBuf>) {
         let mut l = l.borrow_mut();
         l.roots = roots.iter().map(|r| r.to_path_buf()).collect();
         l.loaded.clear();
+        l.parents.clear();
     });
     let out = f();
     let loaded = LOADER.with(|l| {
         let mut l = l.borrow_mut();
         l.roots.clear();
+        l.parents.clear();
         std::mem::take(&mut l.loaded)
     });
     (out, loaded)
@@ -349,7 +429,7 @@ unsafe extern "C" fn confined_loader(
     uri: *const ffi::xmlChar,
     dict: ffi::xmlDictPtr,
     _options: c_int,
-    _ctxt: *mut c_void,
+    ctxt: *mut c_void,
     load_type: ffi::xsltLoadType,
 ) -> ffi::xmlDocPtr {
     if uri.is_null() {
@@ -373,17 +453,24 @@ unsafe extern "C" fn confined_loader(
         return ptr::null_mut();
     };
     let is_module = load_type == XSLT_LOAD_STYLESHEET;
-    let too_many = LOADER.with(|l| {
-        let mut l = l.borrow_mut();
-        l.loaded.push(path.clone());
-        l.loaded.len() > MAX_LOADS
-    });
-    if too_many {
-        MESSAGES.with(|m| {
-            m.borrow_mut().push(format!(
-                "more than {MAX_LOADS} documents loaded (include cycle?) at {uri}"
-            ))
-        });
+    let includer = if is_module {
+        // SAFETY: for stylesheet loads libxslt passes the including xsltStylesheet as
+        // `ctxt` (xsltLoadStyleDocument, xsltParseStylesheetImport), whose `doc` is the module
+        // being processed; the shim only reads those two fields.
+        let url = unsafe { vitrine_style_doc_url(ctxt) };
+        (!url.is_null()).then(|| {
+            // SAFETY: a document URL is a NUL-terminated string owned by the document.
+            PathBuf::from(
+                unsafe { CStr::from_ptr(url) }
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        })
+    } else {
+        None
+    };
+    if let Err(problem) = LOADER.with(|l| l.borrow_mut().enter_module(&path, includer)) {
+        MESSAGES.with(|m| m.borrow_mut().push(problem));
         return ptr::null_mut();
     }
     match read_capped(&path) {
@@ -1309,6 +1396,96 @@ mod tests {
             err.contains("part.xsl:1: xsl:sort with an attribute value template in order"),
             "{err}"
         );
+    }
+
+    /// `count` modules m1.xsl .. mN.xsl, each including the next; main.xsl includes m1.
+    fn include_chain(dir: &Path, count: usize) -> Result<Stylesheet, XmlError> {
+        for i in 1..=count {
+            let next = if i < count {
+                format!(r#"<xsl:include href="m{}.xsl"/>"#, i + 1)
+            } else {
+                r#"<xsl:template name="end">end</xsl:template>"#.to_owned()
+            };
+            write(
+                dir,
+                &format!("m{i}.xsl"),
+                &format!("{HEAD}{next}</xsl:stylesheet>"),
+            );
+        }
+        compile_in(
+            dir,
+            &format!(
+                r#"{HEAD}<xsl:include href="m1.xsl"/><xsl:output method="text"/><xsl:template match="/"><xsl:call-template name="end"/></xsl:template></xsl:stylesheet>"#
+            ),
+            &[],
+        )
+    }
+
+    #[test]
+    fn include_nesting_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = include_chain(dir.path(), MAX_NESTING).unwrap();
+        assert_eq!(style.files().len(), MAX_NESTING + 1);
+        assert_eq!(apply(&style, "<r/>").unwrap(), "end");
+
+        let dir = tempfile::tempdir().unwrap();
+        let err = include_chain(dir.path(), 40).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "nested more than {MAX_NESTING} levels deep (... m14.xsl -> m15.xsl -> m16.xsl -> m17.xsl)"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("import the shared modules from fewer levels"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn import_and_include_cycles_are_refused() {
+        let module = |how: &str, href: &str| {
+            format!(r#"{HEAD}<xsl:{how} href="{href}"/><xsl:template match="/"/></xsl:stylesheet>"#)
+        };
+        // a -> b -> a by include, by import, and mixed. libxslt 1.1.35 itself catches the
+        // import/import case, and include/include one round later (its include check does not
+        // look at the main module); the mixed ones recurse until the stack overflows (its
+        // import check does not see modules being included), which the loader prevents.
+        for (a_how, b_how, expected) in [
+            (
+                "include",
+                "include",
+                "cycle: a.xsl -> b.xsl -> a.xsl; remove the import",
+            ),
+            (
+                "import",
+                "include",
+                "cycle: a.xsl -> b.xsl -> a.xsl; remove the import",
+            ),
+            (
+                "include",
+                "import",
+                "cycle: a.xsl -> b.xsl -> a.xsl; remove the import",
+            ),
+            ("import", "import", "recursion detected on imported URL"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "b.xsl", &module(b_how, "a.xsl"));
+            let a = write(dir.path(), "a.xsl", &module(a_how, "b.xsl"));
+            let err = Stylesheet::compile(&a, dir.path()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{a_how}/{b_how}: {err}");
+        }
+        // A module reaching itself under another name (libxslt compares URIs, the loader
+        // canonical paths).
+        for how in ["include", "import"] {
+            let dir = tempfile::tempdir().unwrap();
+            let main = write(dir.path(), "main.xsl", &module(how, "alias.xsl"));
+            std::os::unix::fs::symlink(&main, dir.path().join("alias.xsl")).unwrap();
+            let err = Stylesheet::compile(&main, dir.path())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("cycle: main.xsl -> main.xsl"), "{how}: {err}");
+        }
     }
 
     /// libxslt never loads a plugin, even with LIBXSLT_PLUGINS_PATH pointing at one. Runs in
