@@ -48,8 +48,14 @@ const MAX_LOADS: usize = 64;
 /// an import and an include recurses until the stack overflows), so the loader enforces both.
 pub const MAX_NESTING: usize = 16;
 
-/// Messages kept per operation; hostile input can produce thousands.
-const MAX_MESSAGES: usize = 16;
+/// Messages kept per operation (parse, compile or transform): hostile input can produce
+/// hundreds of thousands (one per undeclared namespace prefix, one per `xsl:message`...).
+/// Beyond, they are only counted, so an error logs at most about
+/// `MAX_MESSAGES * MAX_MESSAGE_BYTES` bytes, then "N more errors suppressed".
+pub const MAX_MESSAGES: usize = 16;
+
+/// Bytes kept of one message (libxml2 quotes names and values, which may be huge).
+pub const MAX_MESSAGE_BYTES: usize = 400;
 
 /// Parse options for every document: no network, no entity substitution, no DTD loading,
 /// no XInclude, no HUGE (which would lift libxml2's entity-amplification and depth limits).
@@ -176,23 +182,33 @@ impl Messages {
     }
 
     fn push(&mut self, line: String) {
+        self.note(|| line);
+    }
+
+    /// Keeps the message `make` builds, or only counts it once the quota is used, without
+    /// building it.
+    fn note(&mut self, make: impl FnOnce() -> String) {
+        if self.lines.len() >= MAX_MESSAGES {
+            self.dropped += 1;
+            return;
+        }
+        let line = make();
         let line = line.trim_end();
         if line.is_empty() {
             return;
         }
-        if self.lines.len() < MAX_MESSAGES {
-            let mut line = line.to_owned();
-            line.truncate(line.floor_char_boundary_compat(400));
-            self.lines.push(line);
-        } else {
-            self.dropped += 1;
+        let mut line = line.to_owned();
+        if line.len() > MAX_MESSAGE_BYTES {
+            line.truncate(line.floor_char_boundary_compat(MAX_MESSAGE_BYTES));
+            line.push_str("...");
         }
+        self.lines.push(line);
     }
 
     fn take(&mut self) -> String {
         let mut out = self.lines.join("; ");
         if self.dropped > 0 {
-            out.push_str(&format!(" (and {} more messages)", self.dropped));
+            out.push_str(&format!(" ({} more errors suppressed)", self.dropped));
         }
         if out.is_empty() {
             out.push_str("no diagnostic given");
@@ -341,11 +357,14 @@ extern "C" fn vitrine_xml_message(_ctx: *mut c_void, msg: *const c_char) {
     if msg.is_null() {
         return;
     }
-    // SAFETY: the trampoline passes a NUL-terminated buffer that lives for this call.
-    let text = unsafe { CStr::from_ptr(msg) }
-        .to_string_lossy()
-        .into_owned();
-    MESSAGES.with(|m| m.borrow_mut().push(text));
+    MESSAGES.with(|m| {
+        m.borrow_mut().note(|| {
+            // SAFETY: the trampoline passes a NUL-terminated buffer that lives for this call.
+            unsafe { CStr::from_ptr(msg) }
+                .to_string_lossy()
+                .into_owned()
+        })
+    });
 }
 
 /// libxml2's structured error callback: keeps file and line with the message.
@@ -353,18 +372,21 @@ extern "C" fn structured_error(_ctx: *mut c_void, error: ffi::xmlErrorPtr) {
     if error.is_null() {
         return;
     }
-    // SAFETY: libxml2 passes a valid error record for the duration of the callback; its
-    // strings are NUL-terminated or NULL.
-    let line = unsafe {
-        let e = &*error;
-        let msg = if e.message.is_null() {
-            String::from("unknown error")
-        } else {
-            CStr::from_ptr(e.message).to_string_lossy().into_owned()
-        };
-        format!("line {}: {}", e.line, msg.trim_end())
-    };
-    MESSAGES.with(|m| m.borrow_mut().push(line));
+    MESSAGES.with(|m| {
+        m.borrow_mut().note(|| {
+            // SAFETY: libxml2 passes a valid error record for the duration of the callback;
+            // its strings are NUL-terminated or NULL.
+            unsafe {
+                let e = &*error;
+                let msg = if e.message.is_null() {
+                    String::from("unknown error")
+                } else {
+                    CStr::from_ptr(e.message).to_string_lossy().into_owned()
+                };
+                format!("line {}: {}", e.line, msg.trim_end())
+            }
+        })
+    });
 }
 
 /// Refuses every external entity and DTD libxml2 would load on its own.
@@ -1523,23 +1545,119 @@ mod tests {
         assert!(status.success());
         for (mode, loaded) in [("control", true), ("init", false)] {
             let marker = dir.path().join(format!("loaded-{mode}"));
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "render::xslt::tests::libxslt_plugins_are_never_loaded",
-                    "--test-threads=1",
-                ])
-                .env("VITRINE_PLUGIN_PROBE", mode)
-                .env("LIBXSLT_PLUGINS_PATH", dir.path())
-                .env("VITRINE_PLUGIN_MARKER", &marker)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{mode}: {out:?}");
-            assert!(
-                String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-                "{mode}: the child ran the probe: {out:?}"
+            let out = run_child(
+                "libxslt_plugins_are_never_loaded",
+                &[
+                    ("VITRINE_PLUGIN_PROBE", mode.as_ref()),
+                    ("LIBXSLT_PLUGINS_PATH", dir.path().as_os_str()),
+                    ("VITRINE_PLUGIN_MARKER", marker.as_os_str()),
+                ],
             );
-            assert_eq!(marker.exists(), loaded, "{mode}: plugin loaded?");
+            assert_eq!(marker.exists(), loaded, "{mode}: plugin loaded? {out:?}");
+        }
+    }
+
+    /// Runs the test `name` of this binary alone in a child process (a fresh libxml2 and
+    /// libxslt) with `env`, and checks it passed.
+    fn run_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                &format!("render::xslt::tests::{name}"),
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} child: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "{name}: the child ran the test: {out:?}"
+        );
+        out
+    }
+
+    /// A namespace error quoting a 40 KB name, 20,000 more namespace errors, then a fatal
+    /// one.
+    fn noisy_document() -> String {
+        let mut xml = format!("<r><q:{}/>", "n".repeat(40_000));
+        for _ in 0..20_000 {
+            xml.push_str("<p:e/>");
+        }
+        xml.push_str("</wrong>");
+        xml
+    }
+
+    /// Hostile input yields a bounded error (first messages, each cut, then a count), and
+    /// nothing reaches stderr. Checked in child processes so that stderr can be captured;
+    /// the control child parses the same document with libxml2's default handlers and
+    /// writes megabytes to stderr.
+    #[test]
+    fn error_output_is_bounded() {
+        const MODE: &str = "VITRINE_NOISY_CHILD";
+        // What one error may weigh: the kept messages, their separators, the summary.
+        let bound = MAX_MESSAGES * (MAX_MESSAGE_BYTES + 5) + 200;
+        match std::env::var(MODE).as_deref() {
+            Ok("control") => {
+                let xml = noisy_document();
+                // SAFETY: parses a buffer that outlives the call with libxml2's defaults
+                // (no init(): default error handlers); frees the result.
+                unsafe {
+                    let doc = ffi::xmlReadMemory(
+                        xml.as_ptr().cast(),
+                        xml.len() as c_int,
+                        c"noisy.xml".as_ptr(),
+                        ptr::null(),
+                        0,
+                    );
+                    if !doc.is_null() {
+                        ffi::xmlFreeDoc(doc);
+                    }
+                }
+            }
+            Ok(_) => {
+                let err = parse_document(noisy_document().as_bytes(), "noisy.xml")
+                    .err()
+                    .unwrap()
+                    .to_string();
+                // Without the cut, the first message alone would be 40 KB.
+                assert!(err.len() < bound, "{} bytes: {err}", err.len());
+                assert!(err.contains("Namespace prefix q on nnnn"), "{err}");
+                assert!(
+                    err.contains("Namespace prefix p on e is not defined"),
+                    "{err}"
+                );
+                assert!(err.contains("more errors suppressed"), "{err}");
+                let dir = tempfile::tempdir().unwrap();
+                let style = compile_in(
+                    dir.path(),
+                    &format!(
+                        r#"{HEAD}<xsl:template match="/"><xsl:for-each select="//*"><xsl:message>element <xsl:value-of select="name()"/></xsl:message></xsl:for-each><xsl:message terminate="yes">stop</xsl:message></xsl:template></xsl:stylesheet>"#
+                    ),
+                    &[],
+                )
+                .unwrap();
+                let xml = format!("<r>{}</r>", "<e/>".repeat(20_000));
+                let err = apply(&style, &xml).unwrap_err().to_string();
+                assert!(err.len() < bound, "{} bytes: {err}", err.len());
+                assert!(err.contains("element e"), "{err}");
+                assert!(err.contains("more errors suppressed"), "{err}");
+            }
+            Err(_) => {
+                let quiet = run_child("error_output_is_bounded", &[(MODE, "vitrine".as_ref())]);
+                assert!(
+                    quiet.stderr.is_empty(),
+                    "nothing escapes to stderr: {}",
+                    String::from_utf8_lossy(&quiet.stderr)
+                );
+                let control = run_child("error_output_is_bounded", &[(MODE, "control".as_ref())]);
+                assert!(
+                    control.stderr.len() > 1_000_000,
+                    "libxml2's default handler writes every error: {} bytes",
+                    control.stderr.len()
+                );
+            }
         }
     }
 }
