@@ -4,3 +4,4 @@ mod support;
 
 mod replay;
 mod serve;
+mod xslt_hardening;

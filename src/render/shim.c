@@ -89,3 +89,14 @@ const char *vitrine_style_doc_url(void *style) {
         return NULL;
     return (const char *) s->doc->URL;
 }
+
+/*
+ * Stops a running transform, from the thread running it (see Budget::trip in xslt.rs): the
+ * same state libxslt's own limits set, and the XPath operation budget spent so that an
+ * expression being evaluated stops at its next step.
+ */
+void vitrine_ctxt_stop(xsltTransformContextPtr ctxt) {
+    ctxt->state = XSLT_STATE_STOPPED;
+    if (ctxt->xpathCtxt != NULL && ctxt->xpathCtxt->opLimit != 0)
+        ctxt->xpathCtxt->opCount = ctxt->xpathCtxt->opLimit;
+}

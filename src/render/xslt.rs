@@ -25,12 +25,22 @@
 //! replaced by one that reads only files beneath the allowed roots of the current thread and
 //! parses them with the same safe options. The security preferences forbid writing files,
 //! creating directories and any network access; reading is confined to the same roots.
+//! Every module is checked by [`super::lint`] before libxslt compiles it; imports and
+//! includes are bounded in depth and refused in cycles; no libxslt plugin can be loaded.
+//!
+//! # Budgets
+//!
+//! A transform is bounded in template depth, XSLT instructions and XPath steps (libxslt's and
+//! libxml2's own counters), and in memory and wall-clock time by the allocation hooks of
+//! `Budget` (see [`Limits`]), which stop it from the thread running it. Messages are bounded too
+//! ([`MAX_MESSAGES`], [`MAX_MESSAGE_BYTES`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
 use std::sync::Once;
+use std::time::Instant;
 
 use bytes::Bytes;
 use libmimalloc_sys as mimalloc;
@@ -53,6 +63,8 @@ pub const MAX_NESTING: usize = 16;
 /// Beyond, they are only counted, so an error logs at most about
 /// `MAX_MESSAGES * MAX_MESSAGE_BYTES` bytes, then "N more errors suppressed".
 pub const MAX_MESSAGES: usize = 16;
+
+const NO_DIAGNOSTIC: &str = "no diagnostic given";
 
 /// Bytes kept of one message (libxml2 quotes names and values, which may be huge).
 pub const MAX_MESSAGE_BYTES: usize = 400;
@@ -78,6 +90,7 @@ extern "C" {
         xpath_op_limit: c_ulong,
     );
     fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    fn vitrine_ctxt_stop(ctxt: ffi::xsltTransformContextPtr);
     fn vitrine_style_doc_url(style: *mut c_void) -> *const c_char;
     // libexslt: registers one EXSLT module's functions and elements with libxslt.
     fn exsltCommonRegister();
@@ -211,7 +224,7 @@ impl Messages {
             out.push_str(&format!(" ({} more errors suppressed)", self.dropped));
         }
         if out.is_empty() {
-            out.push_str("no diagnostic given");
+            out.push_str(NO_DIAGNOSTIC);
         }
         self.lines.clear();
         self.dropped = 0;
@@ -529,6 +542,250 @@ unsafe extern "C" fn confined_loader(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Memory and time budget of a transform
+// ---------------------------------------------------------------------------------------
+
+/// Why a transform was stopped by [`Budget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trip {
+    Memory,
+    Time,
+}
+
+/// Accounting of the libxml2 allocations of the transform running on this thread. libxslt
+/// has no way to stop a transform from outside, and no memory limit; but every node, string,
+/// node set and variable it creates comes from `xmlMalloc`, which [`init`] points at the
+/// hooks below. While a transform runs, they count its live bytes and, every
+/// [`CLOCK_EVERY`] allocations, read the clock; past a budget they stop the transform from
+/// this same thread (see [`Budget::trip`]).
+struct Budget {
+    active: Cell<bool>,
+    live: Cell<isize>,
+    soft: Cell<isize>,
+    hard: Cell<isize>,
+    allocations: Cell<u32>,
+    deadline: Cell<Option<Instant>>,
+    ctxt: Cell<ffi::xsltTransformContextPtr>,
+    tripped: Cell<Option<Trip>>,
+}
+
+/// Allocations between two clock reads (a clock read costs about as much as an allocation).
+const CLOCK_EVERY: u32 = 256;
+
+thread_local! {
+    // const-initialised and without Drop: usable from the allocation hooks at any time,
+    // including while the thread exits.
+    static BUDGET: Budget = const {
+        Budget {
+            active: Cell::new(false),
+            live: Cell::new(0),
+            soft: Cell::new(0),
+            hard: Cell::new(0),
+            allocations: Cell::new(0),
+            deadline: Cell::new(None),
+            ctxt: Cell::new(ptr::null_mut()),
+            tripped: Cell::new(None),
+        }
+    };
+}
+
+impl Budget {
+    /// Whether an allocation of `size` more bytes may proceed: refused only beyond the hard
+    /// cap (twice the budget), which a stopped transform reaches only if one operation alone
+    /// asks for that much. libxml2 and libxslt treat a NULL from `xmlMalloc` as an error.
+    fn admit(&self, size: usize) -> bool {
+        if !self.active.get() {
+            return true;
+        }
+        let size = isize::try_from(size).unwrap_or(isize::MAX);
+        if self.live.get().saturating_add(size) > self.hard.get() {
+            self.trip(Trip::Memory);
+            return false;
+        }
+        true
+    }
+
+    /// Counts `delta` live bytes (negative for a free) and checks the budgets.
+    fn account(&self, delta: isize, allocation: bool) {
+        if !self.active.get() {
+            return;
+        }
+        let live = self.live.get().saturating_add(delta);
+        self.live.set(live);
+        if live > self.soft.get() {
+            self.trip(Trip::Memory);
+        }
+        if allocation {
+            let n = self.allocations.get().wrapping_add(1);
+            self.allocations.set(n);
+            if n.is_multiple_of(CLOCK_EVERY)
+                && self.deadline.get().is_some_and(|d| Instant::now() > d)
+            {
+                self.trip(Trip::Time);
+            }
+        }
+    }
+
+    /// Stops the transform at its next instruction or XPath step.
+    fn trip(&self, why: Trip) {
+        if self.tripped.get().is_some() {
+            return;
+        }
+        self.tripped.set(Some(why));
+        let ctxt = self.ctxt.get();
+        if !ctxt.is_null() {
+            // SAFETY: `ctxt` is the live transform context of the transform running on this
+            // very thread (set by `BudgetWindow::open`, cleared before the context is freed),
+            // and we are inside one of its allocations, so no other thread touches it and
+            // there is no data race. The shim does what libxslt's own error paths do from
+            // equally deep places (e.g. xsltApplySequenceConstructor's operation limit): it
+            // sets `state = XSLT_STATE_STOPPED`, which every loop of the transform checks to
+            // unwind, freeing as usual; and it spends the rest of the XPath operation budget,
+            // so that an expression being evaluated stops at its next step with an XPath
+            // error. The allocation in progress still succeeds, so the code that asked for it
+            // continues consistently.
+            unsafe { vitrine_ctxt_stop(ctxt) };
+        }
+    }
+}
+
+/// What an operator reads when a budget stopped a transform.
+fn budget_message(why: Trip, limits: &Limits) -> String {
+    match why {
+        Trip::Memory => format!(
+            "stopped: the transform used more than {} (memory budget); the theme builds too \
+             much for this site (a string doubled in a loop, large copies of node sets?)",
+            if limits.max_memory >= 1 << 20 {
+                format!("{} MiB", limits.max_memory >> 20)
+            } else {
+                format!("{} KiB", limits.max_memory >> 10)
+            }
+        ),
+        Trip::Time => format!(
+            "stopped: the transform ran longer than {:?} (time budget); the theme does too \
+             much work for this site (nested loops over all nodes?)",
+            limits.max_time
+        ),
+    }
+}
+
+/// The window of one transform (and its serialisation) during which [`Budget`] counts.
+struct BudgetWindow;
+
+impl BudgetWindow {
+    fn open(ctxt: ffi::xsltTransformContextPtr, limits: &Limits) -> BudgetWindow {
+        let soft = isize::try_from(limits.max_memory).unwrap_or(isize::MAX / 2);
+        BUDGET.with(|b| {
+            b.live.set(0);
+            b.soft.set(soft);
+            b.hard.set(soft.saturating_mul(2));
+            b.allocations.set(0);
+            b.deadline.set(Instant::now().checked_add(limits.max_time));
+            b.ctxt.set(ctxt);
+            b.tripped.set(None);
+            b.active.set(true);
+        });
+        BudgetWindow
+    }
+
+    /// The context is about to be freed: the budget can no longer stop it.
+    fn forget_context(&self) {
+        BUDGET.with(|b| b.ctxt.set(ptr::null_mut()));
+    }
+
+    /// Why the transform was stopped, if it was.
+    fn tripped(&self) -> Option<Trip> {
+        BUDGET.with(|b| b.tripped.get())
+    }
+}
+
+impl Drop for BudgetWindow {
+    fn drop(&mut self) {
+        BUDGET.with(|b| {
+            b.active.set(false);
+            b.ctxt.set(ptr::null_mut());
+        });
+    }
+}
+
+/// Usable size of a block from mimalloc (what a free gives back).
+fn usable(p: *mut c_void) -> isize {
+    // SAFETY: `p` is non-null and was allocated by mimalloc: every libxml2 allocation goes
+    // through these hooks, installed before libxml2's first allocation.
+    isize::try_from(unsafe { mimalloc::mi_usable_size(p) }).unwrap_or(isize::MAX)
+}
+
+unsafe extern "C" fn budget_malloc(size: usize) -> *mut c_void {
+    // SAFETY (all three calls): plain allocation.
+    BUDGET
+        .try_with(|b| {
+            if !b.active.get() {
+                return unsafe { mimalloc::mi_malloc(size) };
+            }
+            if !b.admit(size) {
+                return ptr::null_mut();
+            }
+            let p = unsafe { mimalloc::mi_malloc(size) };
+            if !p.is_null() {
+                b.account(usable(p), true);
+            }
+            p
+        })
+        .unwrap_or_else(|_| unsafe { mimalloc::mi_malloc(size) })
+}
+
+unsafe extern "C" fn budget_realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    // SAFETY (all three calls): `p` is NULL or a live mimalloc block owned by the caller.
+    BUDGET
+        .try_with(|b| {
+            if !b.active.get() {
+                return unsafe { mimalloc::mi_realloc(p, size) };
+            }
+            let old = if p.is_null() { 0 } else { usable(p) };
+            let grow = isize::try_from(size)
+                .unwrap_or(isize::MAX)
+                .saturating_sub(old);
+            if !b.admit(usize::try_from(grow).unwrap_or(0)) {
+                return ptr::null_mut();
+            }
+            let q = unsafe { mimalloc::mi_realloc(p, size) };
+            if !q.is_null() {
+                b.account(usable(q) - old, true);
+            }
+            q
+        })
+        .unwrap_or_else(|_| unsafe { mimalloc::mi_realloc(p, size) })
+}
+
+unsafe extern "C" fn budget_free(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    let _ = BUDGET.try_with(|b| {
+        if b.active.get() {
+            b.account(-usable(p), false);
+        }
+    });
+    // SAFETY: `p` is a live mimalloc block owned by the caller, freed once.
+    unsafe { mimalloc::mi_free(p) }
+}
+
+unsafe extern "C" fn budget_strdup(s: *const c_char) -> *mut c_char {
+    if s.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: libxml2 passes a NUL-terminated string; the copy has room for it and its NUL.
+    unsafe {
+        let len = libc::strlen(s) + 1;
+        let p = budget_malloc(len).cast::<c_char>();
+        if !p.is_null() {
+            ptr::copy_nonoverlapping(s, p, len);
+        }
+        p
+    }
+}
+
 /// Installs libxml2's per-thread error handlers on the calling thread (once per thread).
 fn thread_setup() {
     init();
@@ -565,12 +822,13 @@ pub fn init() {
             // thread-local heaps make it much cheaper. This must precede every libxml2
             // allocation, hence first; all libxml2 memory is then allocated and freed through
             // the same four functions (xmlFree included), never mixed with libc's.
+            // The hooks add the per-transform memory and time budget (see `Budget`).
             ffi::xmlGcMemSetup(
-                Some(mimalloc::mi_free),
-                Some(mimalloc::mi_malloc),
-                Some(mimalloc::mi_malloc),
-                Some(mimalloc::mi_realloc),
-                Some(mimalloc::mi_strdup),
+                Some(budget_free),
+                Some(budget_malloc),
+                Some(budget_malloc),
+                Some(budget_realloc),
+                Some(budget_strdup),
             );
             ffi::xmlInitParser();
             ffi::xsltInit();
@@ -1057,17 +1315,27 @@ impl Stylesheet {
     }
 }
 
-/// Budgets of one transform.
+/// Budgets of one transform. The sample sites (8 KB of XML) take about 1,000 XSLT and 8,000
+/// XPath operations, under 1 MB and a millisecond; the counts grow with the XML, which is at
+/// most [`MAX_XML_BYTES`], so the defaults leave a 1 MiB site about 30 times its need.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum template (and variable) nesting depth.
     pub max_depth: i32,
     /// Maximum number of live variables.
     pub max_vars: i32,
-    /// Maximum XSLT instructions executed.
+    /// Maximum XSLT instructions executed in the transform.
     pub op_limit: u64,
-    /// Maximum XPath operations per evaluation.
+    /// Maximum XPath operations (steps, nodes visited) in the transform, all expressions
+    /// together: libxslt evaluates them all in one XPath context, whose count it never
+    /// resets.
     pub xpath_op_limit: u64,
+    /// Bytes libxml2 may hold for the transform (result tree, variables, strings, node sets)
+    /// and its serialisation. Operations do not bound memory: a template that doubles a
+    /// string 30 times costs 60 operations and 4 GB.
+    pub max_memory: usize,
+    /// Wall-clock time for the transform and its serialisation.
+    pub max_time: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -1077,6 +1345,8 @@ impl Default for Limits {
             max_vars: 15_000,
             op_limit: 5_000_000,
             xpath_op_limit: 5_000_000,
+            max_memory: 64 << 20,
+            max_time: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -1153,6 +1423,7 @@ pub fn transform(
             for (k, v) in &cparams {
                 ffi::xsltQuoteOneUserParam(ctxt, k.as_ptr().cast(), v.as_ptr().cast());
             }
+            let window = BudgetWindow::open(ctxt, &limits);
             let res = ffi::xsltApplyStylesheetUser(
                 style.ptr.as_ptr(),
                 doc.ptr.as_ptr(),
@@ -1162,36 +1433,35 @@ pub fn transform(
                 ctxt,
             );
             let failed = vitrine_ctxt_failed(ctxt) != 0;
+            window.forget_context();
             ffi::xsltFreeTransformContext(ctxt);
+            let error = |window: &BudgetWindow, messages: String| XmlError::Transform {
+                messages: match window.tripped() {
+                    Some(why) if messages == NO_DIAGNOSTIC => budget_message(why, &limits),
+                    Some(why) => format!("{}; {messages}", budget_message(why, &limits)),
+                    None => messages,
+                },
+            };
             if res.is_null() || failed {
                 if !res.is_null() {
                     ffi::xmlFreeDoc(res);
                 }
-                return Err(XmlError::Transform {
-                    messages: take_messages(),
-                });
+                return Err(error(&window, take_messages()));
             }
             let mut out: *mut u8 = ptr::null_mut();
             let mut len: c_int = 0;
             let rc = ffi::xsltSaveResultToString(&mut out, &mut len, res, style.ptr.as_ptr());
             ffi::xmlFreeDoc(res);
-            match NonNull::new(out) {
-                Some(ptr) if rc == 0 => Ok(Bytes::from_owner(XmlBuffer {
-                    ptr,
-                    len: len.max(0) as usize,
-                })),
-                Some(ptr) => {
-                    drop(XmlBuffer { ptr, len: 0 });
-                    Err(XmlError::Transform {
-                        messages: "serialisation failed".to_owned(),
-                    })
-                }
-                // An empty result tree serialises to nothing.
-                None if rc == 0 => Ok(Bytes::new()),
-                None => Err(XmlError::Transform {
-                    messages: "serialisation failed".to_owned(),
-                }),
+            let out = NonNull::new(out).map(|ptr| XmlBuffer {
+                ptr,
+                len: len.max(0) as usize,
+            });
+            if rc != 0 || window.tripped().is_some() {
+                drop(out);
+                return Err(error(&window, "serialisation failed".to_owned()));
             }
+            // An empty result tree serialises to nothing.
+            Ok(out.map_or_else(Bytes::new, Bytes::from_owner))
         }
     });
     drop(doc);
@@ -1659,5 +1929,185 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Runaway themes for the budget tests: (name, templates). `$n` of the recursive ones
+    /// would take centuries.
+    pub(crate) const RUNAWAYS: &[(&str, &str)] = &[
+        (
+            "infinite recursion",
+            r#"<xsl:template match="/"><xsl:call-template name="f"/></xsl:template>
+               <xsl:template name="f"><x/><xsl:call-template name="f"/></xsl:template>"#,
+        ),
+        (
+            "exponential recursion",
+            r#"<xsl:template match="/"><xsl:call-template name="f"><xsl:with-param name="n" select="60"/></xsl:call-template></xsl:template>
+               <xsl:template name="f"><xsl:param name="n"/><xsl:if test="$n &gt; 0">
+                 <xsl:call-template name="f"><xsl:with-param name="n" select="$n - 1"/></xsl:call-template>
+                 <xsl:call-template name="f"><xsl:with-param name="n" select="$n - 1"/></xsl:call-template>
+               </xsl:if></xsl:template>"#,
+        ),
+        (
+            "nested for-each over every node",
+            r#"<xsl:template match="/"><xsl:for-each select="//node()"><xsl:for-each select="//node()"><xsl:for-each select="//node()"><xsl:for-each select="//node()"><xsl:for-each select="//node()"><y><xsl:value-of select="name()"/></y></xsl:for-each></xsl:for-each></xsl:for-each></xsl:for-each></xsl:for-each></xsl:template>"#,
+        ),
+        (
+            "string doubling",
+            r#"<xsl:template match="/"><xsl:call-template name="d"><xsl:with-param name="s" select="'0123456789abcdef'"/><xsl:with-param name="n" select="40"/></xsl:call-template></xsl:template>
+               <xsl:template name="d"><xsl:param name="s"/><xsl:param name="n"/><xsl:choose>
+                 <xsl:when test="$n &gt; 0"><xsl:call-template name="d"><xsl:with-param name="s" select="concat($s, $s)"/><xsl:with-param name="n" select="$n - 1"/></xsl:call-template></xsl:when>
+                 <xsl:otherwise><xsl:value-of select="string-length($s)"/></xsl:otherwise>
+               </xsl:choose></xsl:template>"#,
+        ),
+        (
+            "deep result tree",
+            r#"<xsl:template match="/"><xsl:call-template name="f"><xsl:with-param name="n" select="1000000"/></xsl:call-template></xsl:template>
+               <xsl:template name="f"><xsl:param name="n"/><xsl:if test="$n &gt; 0"><d><xsl:call-template name="f"><xsl:with-param name="n" select="$n - 1"/></xsl:call-template></d></xsl:if></xsl:template>"#,
+        ),
+    ];
+
+    fn runaway(name: &str) -> Stylesheet {
+        let (_, body) = RUNAWAYS.iter().find(|(n, _)| *n == name).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        compile_in(dir.path(), &format!("{HEAD}{body}</xsl:stylesheet>"), &[]).unwrap()
+    }
+
+    fn run_with(style: &Stylesheet, limits: Limits) -> String {
+        let doc = parse_document(
+            &[b"<r>".as_slice(), &b"<a/>".repeat(50), b"</r>"].concat(),
+            "t.xml",
+        )
+        .unwrap();
+        transform(style, doc, &[], &[], limits)
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Each budget stops the runaway it is there for; the others are lifted so the test
+    /// shows which one bites (and would hang, or exhaust memory, without it).
+    #[test]
+    fn each_budget_stops_its_runaway() {
+        let lifted = Limits {
+            max_depth: 100_000,
+            op_limit: 0,
+            xpath_op_limit: 0,
+            max_memory: 1 << 30,
+            max_time: std::time::Duration::from_secs(3600),
+            ..Limits::default()
+        };
+        let cases = [
+            (
+                "infinite recursion",
+                Limits {
+                    max_depth: 250,
+                    ..lifted
+                },
+                "infinite template recursion",
+            ),
+            (
+                "deep result tree",
+                Limits {
+                    max_depth: 250,
+                    ..lifted
+                },
+                "infinite template recursion",
+            ),
+            (
+                "exponential recursion",
+                Limits {
+                    op_limit: 100_000,
+                    ..lifted
+                },
+                "xsltApplySequenceConstructor: Operation limit exceeded",
+            ),
+            (
+                "nested for-each over every node",
+                Limits {
+                    xpath_op_limit: 100_000,
+                    ..lifted
+                },
+                "Operation limit exceeded; runtime error: file",
+            ),
+            (
+                "string doubling",
+                Limits {
+                    max_memory: 16 << 20,
+                    ..lifted
+                },
+                "more than 16 MiB (memory budget)",
+            ),
+            (
+                "exponential recursion",
+                Limits {
+                    max_time: std::time::Duration::from_millis(200),
+                    ..lifted
+                },
+                "longer than 200ms (time budget)",
+            ),
+            (
+                "nested for-each over every node",
+                Limits {
+                    max_time: std::time::Duration::from_millis(200),
+                    ..lifted
+                },
+                "longer than 200ms (time budget)",
+            ),
+        ];
+        for (name, limits, expected) in cases {
+            let err = run_with(&runaway(name), limits);
+            assert!(err.contains(expected), "{name}: {err}");
+        }
+    }
+
+    /// With the default limits every runaway fails (which budget bites first depends on the
+    /// machine's speed), and a normal transform still succeeds on the same thread afterwards.
+    #[test]
+    fn default_limits_stop_every_runaway() {
+        for (name, _) in RUNAWAYS {
+            let err = run_with(&runaway(name), Limits::default());
+            assert!(
+                ["recursion", "limit exceeded", "budget"]
+                    .iter()
+                    .any(|w| err.contains(w)),
+                "{name}: {err}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fine = compile_in(
+            dir.path(),
+            &format!(r#"{HEAD}<xsl:output method="text"/><xsl:template match="/">ok <xsl:value-of select="count(//a)"/></xsl:template></xsl:stylesheet>"#),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(apply(&fine, "<r><a/><a/></r>").unwrap(), "ok 2");
+    }
+
+    /// An allocation that alone would pass the hard cap (twice the budget) is refused:
+    /// libxml2 sees an out-of-memory error, the transform fails, and the thread renders
+    /// normally afterwards.
+    #[test]
+    fn one_allocation_past_the_hard_cap_is_refused_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = compile_in(
+            dir.path(),
+            &format!(
+                r#"{HEAD}<xsl:output method="text"/><xsl:template match="/"><xsl:value-of select="string-length(concat(/r, /r, /r))"/></xsl:template></xsl:stylesheet>"#
+            ),
+            &[],
+        )
+        .unwrap();
+        let text = "x".repeat(900_000);
+        let limits = Limits {
+            max_memory: 256 << 10,
+            ..Limits::default()
+        };
+        let doc = parse_document(format!("<r>{text}</r>").as_bytes(), "big.xml").unwrap();
+        let err = transform(&style, doc, &[], &[], limits)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 256 KiB (memory budget)"), "{err}");
+        let doc = parse_document(format!("<r>{text}</r>").as_bytes(), "big.xml").unwrap();
+        let out = transform(&style, doc, &[], &[], Limits::default()).unwrap();
+        assert_eq!(&out[..], b"2700000");
     }
 }
