@@ -12,7 +12,8 @@
 //!   functions outside the allow-list, including names given to `function-available` and
 //!   `element-available`. An unknown extension namespace makes libxslt look for a plugin
 //!   (`$LIBXSLT_PLUGINS_PATH/<namespace>.so`) and `dlopen` it, at compile time and again at
-//!   every call during transforms, so refusing them keeps that code path unreachable.
+//!   every call during transforms, so refusing them keeps that code path unreachable;
+//! - `disable-output-escaping="yes"`, which would pass a site's text through as markup.
 //!
 //! # The allow-list and why
 //!
@@ -133,6 +134,15 @@ fn walk(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
                 "xsl:document writes files and is not allowed; a theme produces one page"
                     .to_owned(),
             ),
+            "text" | "value-of"
+                if node.attr("disable-output-escaping").as_deref() == Some("yes") =>
+            {
+                problem(
+                    "disable-output-escaping=\"yes\" would let a site's text inject markup \
+                     or script into its pages; remove it (build elements with XSLT instead)"
+                        .to_owned(),
+                )
+            }
             _ => {}
         }
     } else if !ns.is_empty() && EXTENSION_NAMESPACES.iter().any(|e| ns.starts_with(e)) {

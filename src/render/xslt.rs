@@ -1682,6 +1682,11 @@ mod tests {
                 "<xsl:template match='/'>\n<xsl:if test=\"element-available(concat('a', ':b'))\"/></xsl:template>",
                 "must be given a string literal",
             ),
+            (
+                ">",
+                "<xsl:template match='/'>\n<xsl:value-of select='.' disable-output-escaping='yes'/></xsl:template>",
+                "disable-output-escaping=\"yes\" would let a site's text inject markup",
+            ),
         ];
         for (attrs, body, expected) in cases {
             let module = format!(
