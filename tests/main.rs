@@ -9,3 +9,4 @@ mod ops;
 mod reload;
 mod replay;
 mod serve;
+mod xslt_hardening;

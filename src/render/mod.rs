@@ -3,9 +3,11 @@
 //! This module owns the compiled themes ([`Themes`]: compiled once, swapped atomically on
 //! reload, last good version kept on failure), the bounded pool of threads that run the
 //! CPU-bound parse and transform off the async reactor ([`pool::RenderPool`]), and the rules of a
-//! page render ([`render_page`]). The libxml2/libxslt binding itself lives in [`xslt`].
+//! page render ([`render_page`]). The libxml2/libxslt binding itself lives in [`xslt`], and what
+//! a theme may contain is checked by [`lint`].
 
 pub mod diag;
+pub mod lint;
 pub mod pool;
 pub mod xslt;
 

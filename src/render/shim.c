@@ -235,3 +235,23 @@ int vitrine_style_indent(xsltStylesheetPtr style) {
     XSLT_GET_IMPORT_INT(indent, style, indent);
     return indent;
 }
+
+/* The URL of the module a stylesheet is processing (for includes, libxslt swaps style->doc
+ * to the included module while it processes it), or NULL. */
+const char *vitrine_style_doc_url(void *style) {
+    xsltStylesheetPtr s = (xsltStylesheetPtr) style;
+    if (s == NULL || s->doc == NULL)
+        return NULL;
+    return (const char *) s->doc->URL;
+}
+
+/*
+ * Stops a running transform, from the thread running it (see Budget::trip in xslt.rs): the
+ * same state libxslt's own limits set, and the XPath operation budget spent so that an
+ * expression being evaluated stops at its next step.
+ */
+void vitrine_ctxt_stop(xsltTransformContextPtr ctxt) {
+    ctxt->state = XSLT_STATE_STOPPED;
+    if (ctxt->xpathCtxt != NULL && ctxt->xpathCtxt->opLimit != 0)
+        ctxt->xpathCtxt->opCount = ctxt->xpathCtxt->opLimit;
+}

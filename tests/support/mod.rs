@@ -59,6 +59,40 @@ impl Fixture {
     pub fn stylesheets(&self) -> PathBuf {
         self.dir.path().join("stylesheets")
     }
+
+    /// The site file (relative to the sites folder) and main domain of the sample site `id`.
+    pub fn site(&self, id: &str) -> (String, String) {
+        let rel = vitrine::site::list_site_files(&self.sites())
+            .unwrap()
+            .into_iter()
+            .find(|rel| rel.contains(&format!("/{id}/")))
+            .unwrap_or_else(|| panic!("sample site {id} missing"));
+        let bytes = std::fs::read(self.sites().join(&rel)).unwrap();
+        let doc = vitrine::render::xslt::parse_document(&bytes, &rel).unwrap();
+        let domain = vitrine::render::Outline::of(&doc)
+            .main_domain()
+            .unwrap()
+            .to_owned();
+        (rel, domain)
+    }
+
+    /// Writes the theme `stylesheets/NAME.xsl` and points the sample site `id` at it (its
+    /// `xml-stylesheet` processing instruction); returns the site's main domain.
+    pub fn use_theme(&self, id: &str, name: &str, xsl: &str) -> String {
+        std::fs::write(self.stylesheets().join(format!("{name}.xsl")), xsl).unwrap();
+        let (rel, domain) = self.site(id);
+        let path = self.sites().join(rel);
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let start = xml.find("<?xml-stylesheet").unwrap();
+        let end = start + xml[start..].find("?>").unwrap() + 2;
+        let xml = format!(
+            "{}<?xml-stylesheet type=\"text/xsl\" href=\"{name}.xsl\"?>{}",
+            &xml[..start],
+            &xml[end..]
+        );
+        std::fs::write(&path, xml).unwrap();
+        domain
+    }
 }
 
 fn free_port() -> u16 {
