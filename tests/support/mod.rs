@@ -958,7 +958,10 @@ impl Tmpfs {
         assert_eq!(rc, 0, "statvfs: {}", std::io::Error::last_os_error());
         // SAFETY: statvfs returned 0, so it filled `st`.
         let st = unsafe { st.assume_init() };
-        st.f_bavail as u64 * st.f_frsize as u64
+        // Both fields are u64 on 64-bit Linux but narrower on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        let free = u64::from(st.f_bavail) * u64::from(st.f_frsize);
+        free
     }
 
     /// Writes `name` until the file system refuses (ENOSPC), then gives `leave` bytes back:
