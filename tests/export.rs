@@ -628,6 +628,150 @@ fn a_read_only_sites_folder_fails_clearly_and_the_old_version_keeps_serving() {
     assert!(!resp.text().contains("Une nouvelle version"));
 }
 
+/// Every regular file under `dir`, by path relative to it, with its bytes.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().to_owned();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Every `site.xml` under `sites` parses and matches the schema; every domain of the map
+/// points to one of them.
+fn sites_whole_and_mapped(env: &Env) {
+    let sites = env.fixture.sites();
+    let schema = Schema::site().unwrap();
+    for (path, bytes) in files_under(&sites) {
+        if path.file_name().is_some_and(|n| n == "site.xml") {
+            let doc = parse_document(&bytes, &path.display().to_string())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            schema
+                .validate(&doc)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+    let keys = redis_keys(&env.redis, "vitrine:domain:*");
+    assert!(!keys.is_empty());
+    for key in keys {
+        let target = env.redis.get(&key).unwrap();
+        assert!(
+            sites.join(&target).is_file(),
+            "{key} -> {target}: no such file"
+        );
+    }
+}
+
+#[test]
+fn a_full_disk_fails_clearly_and_the_old_version_keeps_serving() {
+    // CPU-heavy (exporter runs): keeps the timing-sensitive tests from running beside it.
+    let _gate = shared();
+    let env = Env::new();
+    // The sites folder on its own 2 MiB disk (the sample sites take about 60 KB).
+    let disk = Tmpfs::mount(&env.fixture.sites(), 2 << 20);
+    let records = sample_records();
+    let s = ok(&env.export("v1.jsonl", &records));
+    assert_eq!(s["written"], records.len() as u64);
+    let published = files_under(&env.fixture.sites());
+    assert_eq!(published.len(), records.len(), "{published:?}");
+    let server = env.server();
+    let page = server.get("boulangerie-martin.fr", "/");
+    assert_eq!(page.status, 200, "{}", page.text());
+
+    // A new version of the site, with one more domain, whose XML is far larger than the
+    // space left once the disk is filled: the write fails part-way.
+    let mut v2 = with_domain(
+        sample_record("boulangerie-martin"),
+        "nouveau.boulangerie-martin.fr",
+    );
+    v2["identity"]["slogan"] = "Une nouvelle version".into();
+    let blocks = v2["pages"][0]["sections"][0]["blocks"]
+        .as_array_mut()
+        .unwrap();
+    for i in 0..20 {
+        blocks.push(json!({"p": [format!("Paragraphe {i} : {}", "pain au levain ".repeat(200))]}));
+    }
+    let new_xml = expected_xml(std::slice::from_ref(&v2), &env.fixture.stylesheets()).remove(0);
+    let filler = disk.fill("filler", 8 << 10);
+    let free = disk.free();
+    assert!(
+        free > 0 && new_xml.len() as u64 > 4 * free,
+        "{free} bytes free for a {}-byte XML",
+        new_xml.len()
+    );
+
+    let run = env.export("v2.jsonl", std::slice::from_ref(&v2));
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let s = run.summary();
+    assert_eq!(
+        (s["written"].clone(), s["failed"].clone()),
+        (json!(0), json!(1))
+    );
+    let failure = &s["failures"][0];
+    assert_eq!(failure["id"], "boulangerie-martin", "{s}");
+    assert_eq!(failure["kind"], "file", "{s}");
+    let reason = failure["problems"][0]["reason"].as_str().unwrap();
+    for said in [
+        "No space left on device",
+        "disk full: free space",
+        "export again",
+        "published version is untouched",
+    ] {
+        assert!(reason.contains(said), "{said:?} not in {reason:?}");
+    }
+    // The operator sees it on stderr too, with the site named.
+    assert!(
+        run.stderr.contains("(boulangerie-martin)") && run.stderr.contains(reason),
+        "{}",
+        run.stderr
+    );
+
+    // Nothing half-published: the files are the ones of the first run, byte for byte (no
+    // truncated site.xml, no temporary file left), the new domain is not in the map, and
+    // every mapped domain points to a whole, valid site.
+    let mut now = files_under(&env.fixture.sites());
+    assert!(now.remove(Path::new("filler")).is_some());
+    assert!(now == published, "{:?}", now.keys().collect::<Vec<_>>());
+    assert_eq!(env.domain("nouveau.boulangerie-martin.fr"), None);
+    sites_whole_and_mapped(&env);
+    // The old version keeps serving, byte for byte.
+    let again = server.get("boulangerie-martin.fr", "/");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.body, page.body);
+
+    // Space freed, the same export goes through and the new version is served.
+    std::fs::remove_file(filler).unwrap();
+    let s = ok(&env.export("v2.jsonl", std::slice::from_ref(&v2)));
+    assert_eq!(
+        (s["written"].clone(), s["failed"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(
+        std::fs::read(env.site_file("boulangerie-martin")).unwrap(),
+        new_xml
+    );
+    assert_eq!(
+        env.domain("nouveau.boulangerie-martin.fr").as_deref(),
+        Some(site_path("boulangerie-martin").as_str())
+    );
+    sites_whole_and_mapped(&env);
+    let fresh = server.get("boulangerie-martin.fr", "/");
+    assert_eq!(fresh.status, 200, "{}", fresh.text());
+    assert!(fresh.text().contains("Une nouvelle version"));
+    drop(server);
+    drop(disk);
+}
+
 /// Sites for the crash test: sample records under new ids and domains, in two versions.
 fn crash_records(n: usize, version: &str) -> Vec<Value> {
     let samples = sample_records();

@@ -64,7 +64,8 @@ fn hint(e: &std::io::Error) -> &'static str {
              published version is untouched)"
         }
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
-            " (disk full; the published version is untouched)"
+            " (disk full: free space on the sites folder's disk, then export again; the \
+             published version is untouched)"
         }
         _ => "",
     }

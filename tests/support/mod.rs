@@ -943,3 +943,91 @@ impl Redis {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A small file system, to run out of space
+// ---------------------------------------------------------------------------------------
+
+/// A tmpfs of a fixed size mounted on a folder, unmounted on drop: a disk that fills up in
+/// a test. Mounting needs root (or CAP_SYS_ADMIN), as on the CI machines; without it
+/// [`Tmpfs::mount`] panics saying so, so that the test fails instead of passing untested.
+pub struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `bytes` bytes on `dir` (an existing, empty folder).
+    pub fn mount(dir: &Path, bytes: u64) -> Tmpfs {
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run mount: {e}"));
+        assert!(
+            out.status.success(),
+            "mounting a {bytes}-byte tmpfs on {} failed: {}\nthis test needs root or \
+             CAP_SYS_ADMIN (a container run with --privileged or --cap-add SYS_ADMIN) to put \
+             the sites folder on a small file system and fill it",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Tmpfs {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Bytes a non-root writer could still write (statvfs `f_bavail`).
+    pub fn free(&self) -> u64 {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.dir.as_os_str().as_bytes()).unwrap();
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: `path` is a NUL-terminated string and `st` is valid for one statvfs write.
+        let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+        assert_eq!(rc, 0, "statvfs: {}", std::io::Error::last_os_error());
+        // SAFETY: statvfs returned 0, so it filled `st`.
+        let st = unsafe { st.assume_init() };
+        // Both fields are u64 on 64-bit Linux but narrower on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        let free = u64::from(st.f_bavail) * u64::from(st.f_frsize);
+        free
+    }
+
+    /// Writes `name` until the file system refuses (ENOSPC), then gives `leave` bytes back:
+    /// the disk is full but for a few pages, so that the next big write fails part-way.
+    /// Returns the filler's path.
+    pub fn fill(&self, name: &str, leave: u64) -> PathBuf {
+        let path = self.dir.join(name);
+        let mut f = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(leave)).unwrap();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // A lazy unmount if something still holds it, so the temp dir can go either way.
+        let busy = !Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if busy {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
