@@ -570,7 +570,9 @@ enum Trip {
 /// node set and variable it creates comes from `xmlMalloc`, which [`init`] points at the
 /// hooks below. While a transform runs, they count the bytes it allocates and, every
 /// [`CLOCK_EVERY`] allocations, read the clock; past a budget they stop the transform from
-/// this same thread (see [`Budget::trip`]).
+/// this same thread (see [`Budget::trip`]). No watchdog thread: libxslt reads `ctxt->state`
+/// as a plain `int`, so another thread writing it would be a data race (undefined behaviour
+/// in C), and nothing guarantees the compiled loops would even reload it.
 ///
 /// The time budget is CPU time of the thread: what bounds the work a theme makes the server
 /// do, whatever the load (with more renders than cores, or a busy machine, wall time says
@@ -696,8 +698,8 @@ impl Budget {
             // sets `state = XSLT_STATE_STOPPED`, which every loop of the transform checks to
             // unwind, freeing as usual; and it spends the rest of the XPath operation budget,
             // so that an expression being evaluated stops at its next step with an XPath
-            // error. The allocation in progress still succeeds, so the code that asked for it
-            // continues consistently.
+            // error. The allocation in progress still succeeds (unless it is one `admit`
+            // refuses), so the code that asked for it continues consistently.
             unsafe { vitrine_ctxt_stop(ctxt) };
         }
     }

@@ -396,4 +396,22 @@ mod tests {
             "3c/boulangerie-martin/site.xml"
         );
     }
+
+    /// Found by the `map_value` fuzz target: a value of control characters gives a message
+    /// six times its length (each is escaped as `\u{19}`). Still bounded: 200 characters of
+    /// at most 10 bytes escaped (`\u{10ffff}`), the host (at most 253 bytes, twice) and the
+    /// sentence, whatever the value.
+    #[test]
+    fn bad_map_value_messages_are_bounded() {
+        let host = Host::parse(vec!["a".repeat(63); 3].join(".").as_bytes()).unwrap();
+        for unit in ["\u{19}", "\u{10ffff}", "\"", "x/../"] {
+            let value = unit.repeat(10_000);
+            let msg = parse_map_value(&host, &value).unwrap_err().to_string();
+            assert!(msg.len() <= 200 * 10 + 2 * 253 + 200, "{} bytes", msg.len());
+            assert!(
+                !msg.contains('\n') && !msg.contains('\u{19}'),
+                "escaped: {msg}"
+            );
+        }
+    }
 }
