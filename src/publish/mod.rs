@@ -101,18 +101,8 @@ pub fn render_file(
     limits: Limits,
 ) -> Result<Rendered, RenderError> {
     let (site_dir, file_name) = site_paths(sites, file);
-    render::render_page(
-        PageRequest {
-            xml: &file.bytes,
-            file_name: &file_name,
-            site_dir: &site_dir,
-            page,
-            host,
-        },
-        theme,
-        themes.dir(),
-        limits,
-    )
+    let req = page_request(file, &site_dir, &file_name, page, host);
+    render::render_page(req, theme, themes.dir(), limits)
 }
 
 /// [`render_file`] for a document already parsed from `file` (see [`render::render_parsed`]).
@@ -129,20 +119,25 @@ pub fn render_parsed_file(
     limits: Limits,
 ) -> Result<Rendered, RenderError> {
     let (site_dir, file_name) = site_paths(sites, file);
-    render::render_parsed(
-        doc,
-        outline,
-        PageRequest {
-            xml: &file.bytes,
-            file_name: &file_name,
-            site_dir: &site_dir,
-            page,
-            host,
-        },
-        theme,
-        themes.dir(),
-        limits,
-    )
+    let req = page_request(file, &site_dir, &file_name, page, host);
+    render::render_parsed(doc, outline, req, theme, themes.dir(), limits)
+}
+
+/// The render request for `file`, the one shape both render entry points use.
+fn page_request<'a>(
+    file: &'a SiteFile,
+    site_dir: &'a std::path::Path,
+    file_name: &'a str,
+    page: &'a str,
+    host: &'a str,
+) -> PageRequest<'a> {
+    PageRequest {
+        xml: &file.bytes,
+        file_name,
+        site_dir,
+        page,
+        host,
+    }
 }
 
 /// The site's folder (a `document()` root) and the file's path (messages, base URI).
