@@ -15,6 +15,39 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Worker threads the async runtime should have: set for `serve` (see
+    /// [`ServeArgs::io_threads`]), tokio's default (one per core) for every other command.
+    pub fn runtime_threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Serve(args) => Some(args.io_threads()),
+            _ => None,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Reactor threads: the given number, else one per four cores (at least one). The reactor
+    /// only parses requests and writes responses (tens of microseconds each) while renders
+    /// take hundreds on their own threads; on 2 cores one reactor thread gave 15-25 % more
+    /// pages/s at lower CPU per page than two, whose idle workers kept waking to look for
+    /// work to steal (bench/README.md, "Threads").
+    pub fn io_threads(&self) -> usize {
+        self.io_threads
+            .unwrap_or_else(|| crate::publish::default_threads() / 4)
+            .max(1)
+    }
+
+    /// Render threads: the given number, else one per core plus one, so that a core whose
+    /// render thread is between jobs (reading the next site file, handing a page back) has
+    /// another render ready to run.
+    pub fn render_threads(&self) -> usize {
+        self.render_threads
+            .unwrap_or_else(|| crate::publish::default_threads() + 1)
+            .max(1)
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -73,9 +106,13 @@ pub struct ServeArgs {
     /// built from the domains the site XMLs declare.
     #[arg(long, env = "VITRINE_REDIS")]
     pub redis: Option<String>,
-    /// Render threads (parse + transform); default: one per core.
+    /// Render threads (parse + transform); default: one per core, plus one.
     #[arg(long, env = "VITRINE_RENDER_THREADS")]
     pub render_threads: Option<usize>,
+    /// Threads of the async reactor (HTTP connections, the domain map); default: one per
+    /// four cores, at least one.
+    #[arg(long, env = "VITRINE_IO_THREADS")]
+    pub io_threads: Option<usize>,
     /// Renders allowed to wait for a thread before new ones are refused with 503.
     #[arg(long, env = "VITRINE_RENDER_QUEUE", default_value_t = 256)]
     pub render_queue: usize,
@@ -242,4 +279,41 @@ pub struct UnpublishArgs {
     /// Redis URL of the domain map. Without it, only the folder is moved.
     #[arg(long, env = "VITRINE_REDIS")]
     pub redis: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Cli {
+        Cli::try_parse_from(["vitrine", "serve"].iter().chain(args)).unwrap()
+    }
+
+    fn serve_args(cli: &Cli) -> &ServeArgs {
+        match &cli.command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn thread_counts_given_are_kept_and_zero_means_one() {
+        let cli = serve(&["--io-threads", "3", "--render-threads", "5"]);
+        assert_eq!(cli.runtime_threads(), Some(3));
+        assert_eq!(serve_args(&cli).render_threads(), 5);
+        let cli = serve(&["--io-threads", "0", "--render-threads", "0"]);
+        assert_eq!(cli.runtime_threads(), Some(1));
+        assert_eq!(serve_args(&cli).render_threads(), 1);
+    }
+
+    #[test]
+    fn default_threads_follow_the_cores() {
+        let cores = crate::publish::default_threads();
+        let cli = serve(&[]);
+        assert_eq!(cli.runtime_threads(), Some((cores / 4).max(1)));
+        assert_eq!(serve_args(&cli).render_threads(), cores + 1);
+        // Other commands keep tokio's own default.
+        let cli = Cli::try_parse_from(["vitrine", "check"]).unwrap();
+        assert_eq!(cli.runtime_threads(), None);
+    }
 }

@@ -83,9 +83,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
             assets_dir.display()
         )
     })?;
-    let threads = args
-        .render_threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let threads = args.render_threads();
     let pool =
         RenderPool::new(threads, args.render_queue).context("cannot start render threads")?;
 
@@ -117,12 +115,13 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     };
     let server = Server::new(listener, state.clone(), options);
     tracing::info!(
-        "serving {} with themes [{}] and the {} on http://{} ({} render threads)",
+        "serving {} with themes [{}] and the {} on http://{} ({} render threads, {} io threads)",
         sites_dir.display(),
         state.themes.names().join(", "),
         state.map.describe(),
         server.local_addr()?,
-        threads
+        threads,
+        args.io_threads()
     );
     Ok(Prepared {
         server,
