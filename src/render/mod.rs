@@ -548,6 +548,61 @@ mod tests {
         }
     }
 
+    /// The JSON-LD block of every theme stays valid JSON that cannot close its `<script>`,
+    /// whatever the site's texts hold, on both paths of the opening hours (the one-expression
+    /// path for clean tokens, json-string for anything else).
+    #[test]
+    fn json_ld_survives_hostile_texts_in_every_theme() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (themes, _) = Themes::load(&repo.join("stylesheets")).unwrap();
+        let original =
+            std::fs::read_to_string(repo.join("sample-sites/74/fleurs-et-sens/site.xml")).unwrap();
+        let name = "Fleurs \"et\" \\ Sens </script><script>alert(1)</script>\u{2028}";
+        let xml_name = name.replace('&', "&amp;").replace('<', "&lt;");
+        let hostile = original
+            .replace(
+                "<name>Fleurs et Sens</name>",
+                &format!("<name>{xml_name}</name>"),
+            )
+            .replace(
+                r#"<day name="sunday"><open from="09:00" to="13:00"/>"#,
+                r#"<day name="sunday"><open from="09&quot;&lt;/script&gt;" to="13:00"/>"#,
+            );
+        assert_ne!(
+            hostile, original,
+            "the sample site changed: update this test"
+        );
+        for theme_name in themes.names() {
+            let xml = hostile.replacen("light.xsl", &format!("{theme_name}.xsl"), 1);
+            let theme = themes.get(sniff_theme(xml.as_bytes()).unwrap()).unwrap();
+            let req = PageRequest {
+                xml: xml.as_bytes(),
+                file_name: "site.xml",
+                site_dir: repo,
+                page: "",
+                host: "fleurs-et-sens.fr",
+            };
+            let out = render_page(req, &theme, themes.dir(), Limits::default()).unwrap();
+            let html = String::from_utf8(out.body.to_vec()).unwrap();
+            let start = html.find(r#"<script type="application/ld+json">"#).unwrap();
+            let body = &html[start..];
+            let body = &body[body.find('>').unwrap() + 1..body.find("</script>").unwrap()];
+            assert!(
+                !body.contains('<'),
+                "{theme_name}: raw < in JSON-LD: {body}"
+            );
+            let json: serde_json::Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{theme_name}: invalid JSON-LD ({e}): {body}"));
+            assert_eq!(json["name"], name, "{theme_name}");
+            let hours = json["openingHoursSpecification"].as_array().unwrap();
+            assert_eq!(hours.len(), 6, "{theme_name}");
+            assert_eq!(hours[0]["dayOfWeek"], "https://schema.org/Tuesday");
+            assert_eq!(hours[0]["opens"], "09:30");
+            assert_eq!(hours[5]["opens"], "09\"</script>", "{theme_name}");
+            assert_eq!(hours[5]["closes"], "13:00", "{theme_name}");
+        }
+    }
+
     const HEAD: &str =
         r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">"#;
 

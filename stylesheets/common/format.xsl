@@ -183,7 +183,7 @@
     <xsl:choose>
       <!-- Fast path: almost every string needs no escaping, and the chain below builds eight
            result-tree fragments per string, which dominated the cost of a page render. -->
-      <xsl:when test="translate($text, '\&quot;&#10;&#13;&#9;&lt;&#x2028;&#x2029;', '') = $text">
+      <xsl:when test="translate($text, $json-special, '') = $text">
         <xsl:value-of select="$text"/>
       </xsl:when>
       <xsl:otherwise>
@@ -245,23 +245,42 @@
     </xsl:choose>
   </xsl:template>
 
-  <!-- A complete JSON string value, quotes included. -->
+  <!-- The characters json-escape rewrites. -->
+  <xsl:variable name="json-special" select="'\&quot;&#10;&#13;&#9;&lt;&#x2028;&#x2029;'"/>
+
+  <!-- A complete JSON string value, quotes included. The test of json-escape's fast path is
+       repeated here and in json-member: a template call costs more in libxslt than the
+       test, and almost no string needs escaping. -->
   <xsl:template name="json-string">
     <xsl:param name="text"/>
-    <xsl:text>"</xsl:text>
-    <xsl:call-template name="json-escape"><xsl:with-param name="text" select="$text"/></xsl:call-template>
-    <xsl:text>"</xsl:text>
+    <xsl:choose>
+      <xsl:when test="translate($text, $json-special, '') = $text">
+        <xsl:value-of select="concat('&quot;', $text, '&quot;')"/>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:text>"</xsl:text>
+        <xsl:call-template name="json-escape"><xsl:with-param name="text" select="$text"/></xsl:call-template>
+        <xsl:text>"</xsl:text>
+      </xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 
   <!-- ,"key":"value" when value is not empty (members after the first of an object). -->
   <xsl:template name="json-member">
     <xsl:param name="key"/>
     <xsl:param name="value"/>
-    <xsl:if test="normalize-space($value) != ''">
-      <xsl:text>,"</xsl:text>
-      <xsl:value-of select="$key"/>
-      <xsl:text>":</xsl:text>
-      <xsl:call-template name="json-string"><xsl:with-param name="text" select="normalize-space($value)"/></xsl:call-template>
+    <xsl:variable name="v" select="normalize-space($value)"/>
+    <xsl:if test="$v != ''">
+      <xsl:choose>
+        <xsl:when test="translate($v, $json-special, '') = $v">
+          <xsl:value-of select="concat(',&quot;', $key, '&quot;:&quot;', $v, '&quot;')"/>
+        </xsl:when>
+        <xsl:otherwise>
+          <xsl:value-of select="concat(',&quot;', $key, '&quot;:&quot;')"/>
+          <xsl:call-template name="json-escape"><xsl:with-param name="text" select="$v"/></xsl:call-template>
+          <xsl:text>"</xsl:text>
+        </xsl:otherwise>
+      </xsl:choose>
     </xsl:if>
   </xsl:template>
 
