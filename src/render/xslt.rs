@@ -49,6 +49,7 @@ use libmimalloc_sys as mimalloc;
 use libxslt::bindings as ffi;
 
 mod html_writer;
+mod xpath_fast;
 
 /// Largest XML file (site, stylesheet or `document()` target) this module parses.
 pub const MAX_XML_BYTES: usize = 1 << 20;
@@ -104,6 +105,7 @@ extern "C" {
     fn vitrine_style_unshare_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     fn vitrine_ctxt_stop(ctxt: ffi::xsltTransformContextPtr);
     fn vitrine_style_doc_url(style: *mut c_void) -> *const c_char;
+    fn vitrine_ctxt_fast_xpath(ctxt: ffi::xsltTransformContextPtr) -> c_int;
     // libexslt: registers one EXSLT module's functions and elements with libxslt.
     fn exsltCommonRegister();
     fn exsltStrRegister();
@@ -773,7 +775,7 @@ fn usable(p: *mut c_void) -> isize {
     isize::try_from(unsafe { mimalloc::mi_usable_size(p) }).unwrap_or(isize::MAX)
 }
 
-unsafe extern "C" fn budget_malloc(size: usize) -> *mut c_void {
+pub(super) unsafe extern "C" fn budget_malloc(size: usize) -> *mut c_void {
     if !BUDGET.try_with(|b| b.charge(size)).unwrap_or(true) {
         return ptr::null_mut();
     }
@@ -1266,6 +1268,9 @@ pub struct Stylesheet {
     /// Set when results can go through [`html_writer`] (HTML method, no indentation, UTF-8):
     /// the encoding name libxslt would write into the page's `<meta>`.
     html_meta_encoding: Option<CString>,
+    /// Transforms use the faster variable lookup and XPath string functions of `shim.c` and
+    /// [`xpath_fast`] (always, but for the tests that compare them with libxml2's own).
+    fast_xpath: bool,
 }
 
 // SAFETY: after compilation a stylesheet is only read by transforms (libxslt's documented
@@ -1346,6 +1351,7 @@ impl Stylesheet {
             output: OutputSpec::default(),
             files: Vec::new(),
             html_meta_encoding: None,
+            fast_xpath: true,
         };
         if errors != 0 {
             return Err(XmlError::Compile {
@@ -1510,6 +1516,13 @@ pub fn transform(
             }
             ffi::xsltSetCtxtSecurityPrefs(SECURITY_PREFS, ctxt);
             ffi::xsltSetTransformErrorFunc(ctxt, ptr::null_mut(), Some(vitrine_error_trampoline));
+            if style.fast_xpath {
+                let installed = vitrine_ctxt_fast_xpath(ctxt) != 0;
+                debug_assert!(
+                    installed,
+                    "libxslt's XPath lookups were not the expected ones"
+                );
+            }
             vitrine_ctxt_set_limits(
                 ctxt,
                 limits.max_depth,
@@ -2000,6 +2013,160 @@ mod tests {
             let (fast, slow) =
                 both_serialisers(&path, dir.path(), b"<r/>", &[("t", &t), ("a", &a)]);
             proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    /// Renders with the faster XPath paths and with libxml2's and libxslt's own (a second
+    /// compile of the same stylesheet with them turned off), for comparison.
+    fn both_xpaths(
+        path: &Path,
+        root: &Path,
+        xml: &[u8],
+        params: &[(&str, &str)],
+    ) -> (Result<Bytes, String>, Result<Bytes, String>) {
+        let fast = Stylesheet::compile(path, root).unwrap();
+        let mut slow = Stylesheet::compile(path, root).unwrap();
+        slow.fast_xpath = false;
+        let run = |style: &Stylesheet| {
+            let doc = parse_document(xml, "t.xml").unwrap();
+            let before = xpath_fast::CALLS.with(|c| c.get());
+            let out = transform(style, doc, params, &[root], Limits::default())
+                .map_err(|e| e.to_string());
+            (out, xpath_fast::CALLS.with(|c| c.get()) - before)
+        };
+        let ((fast, fast_calls), (slow, slow_calls)) = (run(&fast), run(&slow));
+        // Every caller's stylesheet calls translate(): the comparison is not vacuous.
+        assert!(fast_calls > 0, "the fast translate() never ran");
+        assert_eq!(
+            slow_calls, 0,
+            "the fast translate() ran with fast_xpath off"
+        );
+        (fast, slow)
+    }
+
+    #[test]
+    fn fast_xpath_matches_libxml2_on_every_sample_page() {
+        let sites = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-sites");
+        let mut pages = 0;
+        for rel in crate::site::list_site_files(&sites).unwrap() {
+            let xml = std::fs::read(sites.join(&rel)).unwrap();
+            let theme = crate::render::sniff_theme(&xml).unwrap();
+            let doc = parse_document(&xml, "t.xml").unwrap();
+            let mut ids = crate::render::Outline::of(&doc).pages.clone();
+            ids.push(String::new());
+            for (id, status) in ids
+                .iter()
+                .map(|p| (p.as_str(), "200"))
+                .chain([("nope", "404")])
+            {
+                for today in ["", "2026-01-01", "2030-12-31"] {
+                    let params = [
+                        ("page", id),
+                        ("host", "example.fr"),
+                        ("status", status),
+                        ("today", today),
+                    ];
+                    let (fast, slow) = both_xpaths(
+                        &repo_stylesheets().join(format!("{theme}.xsl")),
+                        &repo_stylesheets(),
+                        &xml,
+                        &params,
+                    );
+                    let (fast, slow) = (fast.unwrap(), slow.unwrap());
+                    assert!(fast.len() > 1000, "{rel} {id}: {} bytes", fast.len());
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&slow),
+                        "{rel} page {id:?} today {today:?}"
+                    );
+                    pages += 1;
+                }
+            }
+        }
+        assert!(pages >= 180, "{pages} pages compared");
+    }
+
+    /// Every replaced function with string, node-set, number, boolean and result-tree-fragment
+    /// arguments; global, local, shadowing and node-set variables; concat() beyond its
+    /// eight-argument fast buffer.
+    const XPATH_PROBE: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="xml" encoding="UTF-8"/>
+<xsl:param name="a"/><xsl:param name="b"/><xsl:param name="c"/>
+<xsl:variable name="g" select="concat($a, '|', $b)"/>
+<xsl:variable name="n" select="/r/i"/>
+<xsl:variable name="num" select="string-length($a) div 3"/>
+<xsl:variable name="rtf"><x><xsl:value-of select="$c"/></x><y>!</y></xsl:variable>
+<xsl:template match="/"><out>
+<t><xsl:value-of select="translate($a, $b, $c)"/></t>
+<t><xsl:value-of select="translate($a, concat($b, $c), $c)"/></t>
+<t><xsl:value-of select="translate($n, $b, $c)"/></t>
+<t><xsl:value-of select="translate($num, '.0123', $c)"/></t>
+<t><xsl:value-of select="translate($rtf, $a, '')"/></t>
+<t><xsl:value-of select="concat(contains($a, $b), contains($a, ''), contains('', $b), contains($n, $b), contains($g, '|'))"/></t>
+<t><xsl:value-of select="substring-before($a, $b)"/>/<xsl:value-of select="substring-after($a, $b)"/></t>
+<t><xsl:value-of select="substring-before($g, '|')"/>/<xsl:value-of select="substring-after($g, '|')"/></t>
+<t><xsl:value-of select="substring-before($rtf, $c)"/>/<xsl:value-of select="substring-after($n, $c)"/>/<xsl:value-of select="substring-after($a, '')"/></t>
+<t><xsl:value-of select="concat($a, $b)"/></t>
+<t><xsl:value-of select="concat($a, $b, $c, $num, true(), $n, $rtf, $g, $a, $b, $c)"/></t>
+<t><xsl:value-of select="string-length(concat($g, $g, $g))"/></t>
+<xsl:call-template name="inner"><xsl:with-param name="a" select="$c"/></xsl:call-template>
+</out></xsl:template>
+<xsl:template name="inner"><xsl:param name="a"/><xsl:variable name="g" select="concat($a, $b)"/>
+<i><xsl:value-of select="concat($a, '/', $g, '/', $num)"/></i>
+<xsl:for-each select="$n"><xsl:variable name="here" select="."/><j><xsl:value-of select="translate($here, $a, $c)"/></j></xsl:for-each>
+</xsl:template>
+</xsl:stylesheet>"#;
+
+    fn xml_text(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn fast_xpath_matches_libxml2_on_any_strings(
+            a in "\\PC{0,24}|[ab|é€\u{2028}\"\\\\<-]{0,24}",
+            b in "\\PC{0,6}|[ab|é€\u{2028}\"\\\\<-]{0,6}",
+            c in "\\PC{0,6}|[xyé€😀]{0,6}",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = write(dir.path(), "probe.xsl", XPATH_PROBE);
+            let xml = format!("<r><i>{}</i><i>{}{}</i></r>", xml_text(&a), xml_text(&c), xml_text(&b));
+            let (fast, slow) =
+                both_xpaths(&path, dir.path(), xml.as_bytes(), &[("a", &a), ("b", &b), ("c", &c)]);
+            proptest::prop_assert_eq!(fast.unwrap(), slow.unwrap());
+        }
+    }
+
+    #[test]
+    fn fast_xpath_fails_like_libxml2() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, expr) in [
+            ("arity", "translate('a', 'b')"),
+            ("arity2", "contains('a')"),
+            ("arity3", "concat('a')"),
+            ("unknown", "concat($nowhere, 'a')"),
+        ] {
+            let path = write(
+                dir.path(),
+                &format!("{name}.xsl"),
+                &format!(
+                    r#"{HEAD}<xsl:template match="/"><o><xsl:value-of select="{expr}"/></o></xsl:template></xsl:stylesheet>"#
+                ),
+            );
+            let Ok(fast) = Stylesheet::compile(&path, dir.path()) else {
+                continue; // refused at compile time, whatever the XPath functions
+            };
+            let mut slow = Stylesheet::compile(&path, dir.path()).unwrap();
+            slow.fast_xpath = false;
+            let run = |style: &Stylesheet| {
+                let doc = parse_document(b"<r/>", "t.xml").unwrap();
+                transform(style, doc, &[], &[dir.path()], Limits::default()).is_err()
+            };
+            assert!(run(&fast), "{expr}: the fast path accepted it");
+            assert!(run(&slow), "{expr}: libxml2 accepted it");
         }
     }
 
@@ -2872,6 +3039,7 @@ mod tests {
                 output: OutputSpec::default(),
                 files: Vec::new(),
                 html_meta_encoding: None,
+                fast_xpath: true,
             };
             // Observed on the 2-core machine: the child dies (SIGSEGV) in the first round, 8
             // times out of 8; up to three rounds make a miss even less likely.
