@@ -276,18 +276,43 @@ fn hot_hosts_are_answered_from_the_map_cache_and_remaps_still_apply_at_once() {
         gets < 10,
         "{gets} GETs reached Redis for 50 requests of a cached host"
     );
-    // A write to the key makes Redis push an invalidation: the very next request sees it.
+    // A write to the key makes Redis push an invalidation on the publisher's connection. It
+    // travels apart from the writer's reply, so a request sent the instant the write returns
+    // may still get the old answer; the push arrives within milliseconds (bench/visibility),
+    // and the heartbeat bounds the wait at about 400 ms even if it were lost.
     redis.set(&domain, &other_rel);
-    let after = server.get(&domain, "/").text();
     assert!(
-        after.contains("Plomberie"),
-        "remap not applied from the cache"
+        served_within(Duration::from_millis(450), || server
+            .get(&domain, "/")
+            .text()
+            .contains("Plomberie")),
+        "remap not applied from the cache within 450 ms"
     );
     // Unknown hosts are cached as unknown, and a new mapping reaches them too.
     assert_eq!(server.get("new-client.example", "/").status, 404);
     assert_eq!(server.get("new-client.example", "/").status, 404);
     redis.set("new-client.example", &other_rel);
-    assert_eq!(server.get("new-client.example", "/").status, 200);
+    assert!(
+        served_within(Duration::from_millis(450), || server
+            .get("new-client.example", "/")
+            .status
+            == 200),
+        "new domain not served within 450 ms"
+    );
+}
+
+/// Whether `ok` becomes true within `bound`, asking again every millisecond.
+fn served_within(bound: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if ok() {
+            return true;
+        }
+        if start.elapsed() > bound {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]

@@ -9,7 +9,9 @@
 //! `ConnectionManager`): concurrent lookups are pipelined on it, no connection is opened per
 //! request, and a remap in Redis is visible on the very next request. The publisher's
 //! connection also keeps answers in process with Redis's server-assisted client-side caching
-//! ([`RedisMap::connect_cached`]), trusted only while a heartbeat proves the connection alive.
+//! ([`RedisMap::connect_cached`]), trusted only while a heartbeat proves the connection alive;
+//! with it, a remap is visible once Redis's invalidation push has arrived (milliseconds: it
+//! is not ordered with the reply to whoever wrote the key).
 //!
 //! # Failures
 //!
