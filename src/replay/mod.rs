@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::header::HeaderValue;
 use hyper::Uri;
@@ -116,6 +116,7 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
         .collect();
     ready.wait().await;
     let start = Instant::now();
+    let started = SystemTime::now();
     recorder.begin(start);
 
     let progress = Progress::start(&args, recorder.clone());
@@ -157,6 +158,7 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
         timeout: args.timeout,
         requests: dispatched.count,
         start,
+        started,
         out_of_order: dispatched.out_of_order,
         unspread: dispatched.unspread,
     };
