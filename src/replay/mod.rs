@@ -25,6 +25,7 @@ pub mod client;
 pub mod corpus;
 mod error;
 pub mod loggen;
+pub mod plot;
 pub mod report;
 pub mod schedule;
 
@@ -40,7 +41,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Barrier, Mutex};
 
 pub use access_log::{LogFormat, Request};
-pub use args::{GenCorpusArgs, GenLogArgs, ReplayArgs};
+pub use args::{GenCorpusArgs, GenLogArgs, PlotArgs, ReplayArgs};
 pub use error::ReplayError;
 pub use report::Report;
 pub use schedule::Mode;
@@ -79,6 +80,9 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
     // Fail before connecting when a file is missing, not halfway through the replay.
     for path in &args.logs {
         access_log::open_log(path)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::check_output(path)?;
     }
 
     let read_opts = access_log::ReadOptions {
@@ -173,7 +177,16 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
             print!("{report}");
         }
     }
+    // After the report, so that a plot that cannot be written loses no figure.
+    if let Some(path) = &args.plot {
+        plot::write(&report, path)?;
+    }
     Ok(report)
+}
+
+/// Runs `vitrine bench plot`: draws the plot of a saved `--json` report.
+pub fn plot(args: PlotArgs) -> Result<(), ReplayError> {
+    plot::from_json(&args.report, &args.output)
 }
 
 /// Writes a synthetic access log (see [`loggen`]).
