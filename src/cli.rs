@@ -81,6 +81,8 @@ pub enum BenchCommand {
     GenLog(crate::replay::GenLogArgs),
     /// Write synthetic back-office records (JSON Lines) for `vitrine export`.
     GenCorpus(crate::replay::GenCorpusArgs),
+    /// Draw the latency plot (SVG) of a `vitrine replay --json` report.
+    Plot(crate::replay::PlotArgs),
 }
 
 /// Where sites and themes live.

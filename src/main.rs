@@ -44,6 +44,9 @@ fn main() -> ExitCode {
             Command::Bench {
                 command: BenchCommand::GenCorpus(args),
             } => cmd::replay::gen_corpus(args).await,
+            Command::Bench {
+                command: BenchCommand::Plot(args),
+            } => cmd::replay::plot(args).await,
         }
     });
     match result {

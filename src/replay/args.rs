@@ -73,6 +73,24 @@ pub struct ReplayArgs {
     /// Print nothing (no progress bar, no report); the caller uses the returned report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Also draw the run as an SVG: latency per second (p50, p99, max), answers per second
+    /// and the latency distribution (see `vitrine bench plot` for a saved `--json` report).
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+/// `vitrine bench plot REPORT -o FILE.svg`: draw the plot of `vitrine replay --plot` from a
+/// report saved by `vitrine replay --json`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlotArgs {
+    /// The JSON report (`vitrine replay ... --json > REPORT`).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// The SVG file to write.
+    #[arg(long, short = 'o', value_name = "FILE.svg")]
+    pub output: PathBuf,
 }
 
 /// Output format of `vitrine bench gen-log`.

@@ -82,4 +82,15 @@ pub enum ReplayError {
     /// The log reader or the dispatcher thread panicked.
     #[error("replay task failed: {0}")]
     Task(String),
+    /// A file given to `vitrine bench plot` is not a usable replay report.
+    #[error("{}: {reason}", path.display())]
+    Report {
+        /// The report file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The plotting library failed to draw (a bug: the SVG is drawn in memory).
+    #[error("cannot draw the latency plot: {0}")]
+    Plot(String),
 }

@@ -25,6 +25,7 @@ pub mod client;
 pub mod corpus;
 mod error;
 pub mod loggen;
+pub mod plot;
 pub mod report;
 pub mod schedule;
 
@@ -32,7 +33,7 @@ use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::header::HeaderValue;
 use hyper::Uri;
@@ -40,7 +41,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Barrier, Mutex};
 
 pub use access_log::{LogFormat, Request};
-pub use args::{GenCorpusArgs, GenLogArgs, ReplayArgs};
+pub use args::{GenCorpusArgs, GenLogArgs, PlotArgs, ReplayArgs};
 pub use error::ReplayError;
 pub use report::Report;
 pub use schedule::Mode;
@@ -80,6 +81,9 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
     for path in &args.logs {
         access_log::open_log(path)?;
     }
+    if let Some(path) = &args.plot {
+        plot::check_output(path)?;
+    }
 
     let read_opts = access_log::ReadOptions {
         files: args.logs.clone(),
@@ -116,6 +120,7 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
         .collect();
     ready.wait().await;
     let start = Instant::now();
+    let started = SystemTime::now();
     recorder.begin(start);
 
     let progress = Progress::start(&args, recorder.clone());
@@ -157,6 +162,7 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
         timeout: args.timeout,
         requests: dispatched.count,
         start,
+        started,
         out_of_order: dispatched.out_of_order,
         unspread: dispatched.unspread,
     };
@@ -171,7 +177,16 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
             print!("{report}");
         }
     }
+    // After the report, so that a plot that cannot be written loses no figure.
+    if let Some(path) = &args.plot {
+        plot::write(&report, path)?;
+    }
     Ok(report)
+}
+
+/// Runs `vitrine bench plot`: draws the plot of a saved `--json` report.
+pub fn plot(args: PlotArgs) -> Result<(), ReplayError> {
+    plot::from_json(&args.report, &args.output)
 }
 
 /// Writes a synthetic access log (see [`loggen`]).

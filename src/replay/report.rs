@@ -1,6 +1,6 @@
 //! Measurements of a replay and the report made of them: HDR histograms (constant memory,
-//! no sample dropped), status and error counts, per-second throughput, schedule lag, and the
-//! human and JSON renderings.
+//! no sample dropped), status and error counts, per-second throughput and latency, schedule
+//! lag, and the human and JSON renderings.
 //!
 //! Three times are kept per request, after wrk2: the *intended* send time (open loop only),
 //! the *actual* send time (a worker picked the request up) and the completion time. Latency
@@ -12,14 +12,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::access_log::ReadSummary;
 
-/// Version of the JSON layout; bumped on incompatible changes.
+/// Version of the JSON layout; bumped on incompatible changes only: fields added since
+/// version 1 (`started_at`, `latency_per_second_ms`, `latency_distribution_ms`,
+/// `service_time_distribution_ms`) leave it at 1, and a reader tells an older report by their
+/// absence.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Largest value a histogram tracks exactly, in microseconds (1 hour); larger values are
@@ -49,7 +52,7 @@ pub enum ErrorKind {
 }
 
 /// Failed requests by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorCounts {
     /// See [`ErrorKind::Connect`].
     pub connect: u64,
@@ -114,6 +117,7 @@ struct Tally {
     retries: u64,
     per_second: Vec<u64>,
     errors_per_second: Vec<u64>,
+    latency_per_second: PerSecondLatency,
     last_done: Option<Instant>,
 }
 
@@ -164,6 +168,7 @@ impl Recorder {
                 retries: 0,
                 per_second: Vec::new(),
                 errors_per_second: Vec::new(),
+                latency_per_second: PerSecondLatency::new(),
                 last_done: None,
             }),
             live: Live::default(),
@@ -186,9 +191,9 @@ impl Recorder {
         let second = tally.common(t, self.late_threshold);
         tally.per_second[second] += 1;
         let from = t.intended.unwrap_or(t.sent);
-        tally
-            .latency
-            .saturating_record(micros(t.done.saturating_duration_since(from)));
+        let latency = micros(t.done.saturating_duration_since(from));
+        tally.latency.saturating_record(latency);
+        tally.latency_per_second.record(second, latency);
         tally
             .service
             .saturating_record(micros(t.done.saturating_duration_since(t.sent)));
@@ -296,6 +301,151 @@ impl Percentiles {
     }
 }
 
+/// Latency of the answers completed in one second of the run, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SecondLatency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl SecondLatency {
+    fn of(h: &Histogram<u64>) -> Option<SecondLatency> {
+        if h.is_empty() {
+            return None;
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        Some(SecondLatency {
+            p50: ms(h.value_at_quantile(0.5)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
+    }
+}
+
+/// Seconds whose histogram stays open. Answers are filed by their completion instant, which a
+/// worker takes just before it locks the recorder, so an answer can reach the recorder a
+/// little after one of the next second: the previous second is kept open until an answer of
+/// the second after next arrives.
+const OPEN_SECONDS: usize = 2;
+
+/// Per-second latency in constant memory: the few seconds still open have a histogram each
+/// (reused), and a second is reduced to its p50, p99 and max when it closes.
+#[derive(Debug)]
+struct PerSecondLatency {
+    /// Seconds `0..closed.len()`, reduced; `None` for a second without answers.
+    closed: Vec<Option<SecondLatency>>,
+    /// Histograms of seconds `closed.len()..closed.len() + OPEN_SECONDS`, in that order.
+    open: std::collections::VecDeque<Histogram<u64>>,
+}
+
+impl PerSecondLatency {
+    fn new() -> Self {
+        PerSecondLatency {
+            closed: Vec::new(),
+            open: (0..OPEN_SECONDS).map(|_| histogram()).collect(),
+        }
+    }
+
+    /// Records a latency of `us` microseconds for an answer completed in `second`.
+    fn record(&mut self, second: usize, us: u64) {
+        while second >= self.closed.len() + OPEN_SECONDS {
+            let mut h = self.open.pop_front().expect("OPEN_SECONDS histograms");
+            self.closed.push(SecondLatency::of(&h));
+            if !h.is_empty() {
+                h.reset();
+            }
+            self.open.push_back(h);
+        }
+        match second.checked_sub(self.closed.len()) {
+            Some(i) => self.open[i].saturating_record(us),
+            // A worker held off for more than a second between completion and recording (not
+            // seen in practice): its second is already reduced, only the max can still be
+            // made exact; the percentiles of that second leave this one answer out.
+            None => {
+                let ms = us.min(HIST_MAX_US) as f64 / 1000.0;
+                let s = self.closed[second].get_or_insert(SecondLatency {
+                    p50: ms,
+                    p99: ms,
+                    max: ms,
+                });
+                s.max = s.max.max(ms);
+            }
+        }
+    }
+
+    /// Every second of the run so far, padded with `None` to `seconds`.
+    fn reduce(&self, seconds: usize) -> Vec<Option<SecondLatency>> {
+        let mut all = self.closed.clone();
+        all.extend(self.open.iter().map(SecondLatency::of));
+        // Open seconds past the last completion are not seconds of the run; seconds that had
+        // only failures stay `None`.
+        all.resize(seconds.max(self.closed.len()), None);
+        all
+    }
+}
+
+/// One point of a latency distribution: the value below which `percentile` % of the answers
+/// fall.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    /// 0 to 100.
+    pub percentile: f64,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+/// Points per "nine" of the distribution (0 %, 90 %, 99 %, 99.9 %... are one nine apart).
+const DISTRIBUTION_STEPS_PER_NINE: u32 = 10;
+/// Nines the distribution goes to at most (99.99999999 %).
+const DISTRIBUTION_MAX_NINES: u32 = 10;
+
+/// The distribution of a histogram on the log "nines" scale: percentiles `100 (1 - 10^-x)`
+/// for x = 0, 0.1, 0.2... while at least one value lies above (beyond, every percentile is
+/// the max), then 100 % (the max). Empty for an empty histogram.
+fn distribution(h: &Histogram<u64>) -> Vec<Quantile> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    let limit = (h.len() as f64).log10();
+    let mut out: Vec<Quantile> = (0..=DISTRIBUTION_STEPS_PER_NINE * DISTRIBUTION_MAX_NINES)
+        .map(|k| f64::from(k) / f64::from(DISTRIBUTION_STEPS_PER_NINE))
+        .take_while(|&x| x < limit)
+        .map(|x| {
+            let q = 1.0 - 10f64.powf(-x);
+            Quantile {
+                // Rounded so that 90 % prints as 90, not 90.00000000000001.
+                percentile: (q * 100.0 * 1e9).round() / 1e9,
+                ms: ms(h.value_at_quantile(q)),
+            }
+        })
+        .collect();
+    out.push(Quantile {
+        percentile: 100.0,
+        ms: ms(h.max()),
+    });
+    out
+}
+
+/// Formats a wall-clock time as RFC 3339 UTC to the second (`2026-11-21T07:31:02Z`).
+fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (y, m, d) = super::access_log::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
 /// Open-loop schedule accounting.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleReport {
@@ -364,6 +514,16 @@ pub struct Report {
     pub throughput_per_second: Vec<u64>,
     /// Failures in each second of the run.
     pub errors_per_second: Vec<u64>,
+    /// Latency (as in `latency_ms`) of the answers completed in each second of the run,
+    /// aligned with `throughput_per_second`; `None` (JSON `null`) for a second without answers.
+    pub latency_per_second_ms: Vec<Option<SecondLatency>>,
+    /// Distribution of `latency_ms` over the whole run on the log "nines" scale (0 %, then ten
+    /// points per nine up to where one answer is left above, then 100 %).
+    pub latency_distribution_ms: Vec<Quantile>,
+    /// Distribution of `service_time_ms`, as `latency_distribution_ms`.
+    pub service_time_distribution_ms: Vec<Quantile>,
+    /// Wall-clock start of the run, RFC 3339 UTC.
+    pub started_at: String,
     /// What the log reader did.
     pub input: ReadSummary,
     /// Things the reader of the report must know before trusting the figures.
@@ -385,6 +545,8 @@ pub struct RunInfo {
     pub requests: u64,
     /// Start of the run.
     pub start: Instant,
+    /// Start of the run, wall-clock.
+    pub started: SystemTime,
     /// See [`ScheduleReport::out_of_order_lines`].
     pub out_of_order: u64,
     /// See [`ScheduleReport::unspread`].
@@ -446,6 +608,10 @@ pub fn build(
         schedule,
         throughput_per_second: t.per_second.clone(),
         errors_per_second: t.errors_per_second.clone(),
+        latency_per_second_ms: t.latency_per_second.reduce(t.per_second.len()),
+        latency_distribution_ms: distribution(&t.latency),
+        service_time_distribution_ms: distribution(&t.service),
+        started_at: rfc3339(info.started),
         input,
         warnings: Vec::new(),
     };
@@ -712,6 +878,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             requests: 101,
             start,
+            started: SystemTime::UNIX_EPOCH,
             out_of_order: 0,
             unspread: 0,
         };
@@ -737,6 +904,146 @@ mod tests {
             text.contains("p99.9") && text.contains("service time"),
             "{text}"
         );
+    }
+
+    /// `a` equals `b` within the histograms' three significant digits.
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b * 1e-3
+    }
+
+    #[test]
+    fn each_second_is_reduced_to_its_p50_p99_and_max_when_it_closes() {
+        let mut s = PerSecondLatency::new();
+        let ms = |v: u64| v * 1000;
+        // Second 0: 1, 2, ... 100 ms, recorded in a shuffled order.
+        for v in (1..=100).rev() {
+            s.record(0, ms(v));
+        }
+        // Second 1: 98 answers in 500 ms and 2 in 2 s; three of them arrive after an answer
+        // of second 2, which closes second 0 but leaves second 1 open.
+        for _ in 0..97 {
+            s.record(1, ms(500));
+        }
+        s.record(2, ms(7));
+        s.record(1, ms(500));
+        s.record(1, ms(2000));
+        s.record(1, ms(2000));
+        assert_eq!(s.closed.len(), 1, "second 0 closed, second 1 still open");
+        // An answer of second 4 closes seconds 1 and 2; second 3 had none.
+        s.record(4, ms(40));
+        assert_eq!(s.closed.len(), 3);
+        let all = s.reduce(6);
+        assert_eq!(all.len(), 6);
+        let s0 = all[0].unwrap();
+        assert!(
+            close(s0.p50, 50.0) && close(s0.p99, 99.0) && close(s0.max, 100.0),
+            "{s0:?}"
+        );
+        let s1 = all[1].unwrap();
+        assert!(
+            close(s1.p50, 500.0) && close(s1.p99, 2000.0) && close(s1.max, 2000.0),
+            "{s1:?}"
+        );
+        let s2 = all[2].unwrap();
+        assert!(close(s2.p50, 7.0) && close(s2.max, 7.0), "{s2:?}");
+        assert_eq!(all[3], None, "no answer in second 3");
+        assert!(close(all[4].unwrap().max, 40.0));
+        assert_eq!(all[5], None, "second 5 had only failures");
+    }
+
+    #[test]
+    fn an_answer_recorded_after_its_second_closed_still_counts_in_its_max() {
+        let mut s = PerSecondLatency::new();
+        s.record(0, 10_000);
+        s.record(5, 1_000);
+        s.record(0, 900_000);
+        s.record(2, 3_000);
+        let all = s.reduce(6);
+        let s0 = all[0].unwrap();
+        assert!(close(s0.p50, 10.0) && close(s0.max, 900.0), "{s0:?}");
+        assert_eq!(all[2].unwrap().max, 3.0);
+        assert_eq!(all[1], None);
+        assert!(close(all[5].unwrap().p99, 1.0));
+    }
+
+    #[test]
+    fn the_report_has_latency_per_second_aligned_with_throughput() {
+        let rec = Recorder::new(Duration::from_millis(10));
+        let start = Instant::now();
+        rec.begin(start);
+        let answer = |intended_ms: u64, latency_ms: u64| {
+            let intended = start + Duration::from_millis(intended_ms);
+            let t = Timing {
+                intended: Some(intended),
+                // Sent late: latency counts from the intended time, not from here.
+                sent: intended + Duration::from_millis(latency_ms / 2),
+                done: intended + Duration::from_millis(latency_ms),
+            };
+            rec.answered(&t, 200, 1);
+        };
+        // Second 0: 100 answers of 10 ms; second 1: 99 of 20 ms and one of 300 ms.
+        for i in 0..100 {
+            answer(i * 5, 10);
+        }
+        for i in 0..99 {
+            answer(1000 + i * 5, 20);
+        }
+        answer(1600, 300);
+        // Second 2: only a failure.
+        let at = start + Duration::from_millis(2500);
+        let failed = Timing {
+            intended: Some(at),
+            sent: at,
+            done: at + Duration::from_millis(1),
+        };
+        rec.failed(&failed, ErrorKind::Io);
+        let info = RunInfo {
+            mode: Mode::Rate(100.0),
+            target: "http://127.0.0.1:1".into(),
+            concurrency: 1,
+            timeout: Duration::from_secs(1),
+            requests: 201,
+            start,
+            started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_763_710_262),
+            out_of_order: 0,
+            unspread: 0,
+        };
+        let r = build(
+            info,
+            &rec,
+            &GeneratorLag::new(Duration::from_millis(10)),
+            ReadSummary::default(),
+        );
+        assert_eq!(r.throughput_per_second, [100, 100, 0]);
+        assert_eq!(r.latency_per_second_ms.len(), 3);
+        let s0 = r.latency_per_second_ms[0].unwrap();
+        assert!(close(s0.p50, 10.0) && close(s0.p99, 10.0) && close(s0.max, 10.0));
+        let s1 = r.latency_per_second_ms[1].unwrap();
+        assert!(close(s1.p50, 20.0) && close(s1.p99, 20.0) && close(s1.max, 300.0));
+        assert_eq!(r.latency_per_second_ms[2], None);
+        assert_eq!(r.started_at, "2025-11-21T07:31:02Z");
+        let d = &r.latency_distribution_ms;
+        // 200 answers: ten points per nine for x = 0, 0.1... 2.3 (below log10(200) = 2.301),
+        // then 100 %.
+        assert_eq!(d.len(), 25, "{d:?}");
+        assert_eq!(d[0].percentile, 0.0);
+        assert!(close(d[0].ms, 10.0));
+        assert_eq!(d[10].percentile, 90.0);
+        assert_eq!(d[20].percentile, 99.0);
+        assert!(close(d[20].ms, 20.0));
+        assert_eq!(
+            (d[24].percentile, d[24].ms),
+            (100.0, r.latency_ms.unwrap().max)
+        );
+        assert!(close(d[24].ms, 300.0));
+        assert!(d
+            .windows(2)
+            .all(|w| w[0].ms <= w[1].ms && w[0].percentile < w[1].percentile));
+        let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["latency_per_second_ms"][1]["max"], s1.max);
+        assert!(json["latency_per_second_ms"][2].is_null());
+        assert_eq!(json["latency_distribution_ms"][10]["percentile"], 90.0);
+        assert_eq!(json["schema_version"], 1);
     }
 
     #[test]
