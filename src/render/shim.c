@@ -14,6 +14,8 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
+#include <math.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <libxml/xpath.h>
@@ -273,8 +275,10 @@ void vitrine_ctxt_stop(xsltTransformContextPtr ctxt) {
  *    (only for names interned in the context's dictionary, where libxslt's second pass would
  *    find nothing more), and strings are copied with memcpy. Anything else (a variable not
  *    computed yet, a global being computed, a name not interned) goes to libxslt's own lookup.
- * 2. XPath string functions translate(), contains(), substring-before(), substring-after()
- *    and concat(): libxml2 scans with byte loops and concat() reallocates once per argument.
+ * 2. XPath string functions translate(), contains(), substring-before(), substring-after(),
+ *    substring(), normalize-space() and concat(): libxml2 scans with byte loops, walks UTF-8
+ *    character by character where bytes would do, appends to a buffer one character at a time
+ *    (normalize-space) and reallocates once per argument of concat().
  *    Arguments are converted to strings exactly as libxml2 does (xmlXPathPopString).
  */
 
@@ -409,24 +413,22 @@ static void fast_contains(xmlXPathParserContextPtr ctxt, int nargs) {
     valuePush(ctxt, xmlXPathNewBoolean(found));
 }
 
+/* The two below cut the string they own in place instead of copying the part they keep. */
 static void fast_substring_before(xmlXPathParserContextPtr ctxt, int nargs) {
     xmlChar *a[2];
     const xmlChar *at;
-    xmlChar *out;
     CHECK_ARITY(2);
     if (!pop_strings(ctxt, 2, a))
         return;
     at = find(a[0], strlen((const char *) a[0]), a[1]);
-    out = xmlStrndup(a[0], at == NULL ? 0 : (int) (at - a[0]));
-    xmlFree(a[0]);
+    a[0][at == NULL ? 0 : at - a[0]] = 0;
     xmlFree(a[1]);
-    push_string(ctxt, out);
+    push_string(ctxt, a[0]);
 }
 
 static void fast_substring_after(xmlXPathParserContextPtr ctxt, int nargs) {
     xmlChar *a[2];
     const xmlChar *at;
-    xmlChar *out;
     size_t len;
     CHECK_ARITY(2);
     if (!pop_strings(ctxt, 2, a))
@@ -434,14 +436,13 @@ static void fast_substring_after(xmlXPathParserContextPtr ctxt, int nargs) {
     len = strlen((const char *) a[0]);
     at = find(a[0], len, a[1]);
     if (at == NULL) {
-        out = xmlStrndup(a[0], 0);
+        a[0][0] = 0;
     } else {
         at += strlen((const char *) a[1]);
-        out = xmlStrndup(at, (int) (len - (size_t) (at - a[0])));
+        memmove(a[0], at, len - (size_t) (at - a[0]) + 1);
     }
-    xmlFree(a[0]);
     xmlFree(a[1]);
-    push_string(ctxt, out);
+    push_string(ctxt, a[0]);
 }
 
 static void fast_concat(xmlXPathParserContextPtr ctxt, int nargs) {
@@ -491,6 +492,128 @@ static void fast_concat(xmlXPathParserContextPtr ctxt, int nargs) {
     }
 }
 
+/* substring(s, start [, length]): the positions libxml2 computes (XPath rounding, NaN and
+ * infinities included), then the characters between them. */
+static void fast_substring(xmlXPathParserContextPtr ctxt, int nargs) {
+    double in, le = 0.0;
+    int i = 1, j = INT_MAX;
+    xmlChar *s;
+    if (ctxt == NULL)
+        return;
+    if (nargs < 2) {
+        CHECK_ARITY(2);
+    }
+    if (nargs > 3) {
+        CHECK_ARITY(3);
+    }
+    if (nargs == 3) {
+        le = xmlXPathPopNumber(ctxt);
+        if (ctxt->error != XPATH_EXPRESSION_OK)
+            return;
+    }
+    in = xmlXPathPopNumber(ctxt);
+    if (ctxt->error != XPATH_EXPRESSION_OK)
+        return;
+    s = pop_string(ctxt);
+    if (s == NULL || ctxt->error != XPATH_EXPRESSION_OK) {
+        xmlFree(s);
+        if (ctxt->error == XPATH_EXPRESSION_OK)
+            xmlXPathErr(ctxt, XPATH_MEMORY_ERROR);
+        return;
+    }
+    if (!(in < INT_MAX)) {
+        i = INT_MAX;
+    } else if (in >= 1.0) {
+        i = (int) in;
+        if (in - floor(in) >= 0.5)
+            i += 1;
+    }
+    if (nargs == 3) {
+        double rin = floor(in), rle = floor(le), end;
+        if (in - rin >= 0.5)
+            rin += 1.0;
+        if (le - rle >= 0.5)
+            rle += 1.0;
+        end = rin + rle;
+        if (!(end >= 1.0))
+            j = 1;
+        else if (end < INT_MAX)
+            j = (int) end;
+    }
+    /* libxml2 cuts with xmlUTF8Strsub(s, i - 1, j - i): the same walk (character lengths
+     * read from lead bytes), done in place in the string we own instead of two copies. */
+    if (i < j) {
+        const xmlChar *p = s;
+        int k, len = j - i;
+        size_t n;
+        for (k = 0; k < i - 1 && *p != 0; k++) {
+            int ch = *p++;
+            if (ch & 0x80) {
+                ch <<= 1;
+                while ((ch & 0x80) && *p != 0) {
+                    p++;
+                    ch <<= 1;
+                }
+            }
+        }
+        if (k == i - 1) {
+            const xmlChar *q = p;
+            while (len-- > 0 && *q != 0) {
+                int ch = *q++;
+                if (ch & 0x80)
+                    while (((ch <<= 1) & 0x80) && *q != 0)
+                        q++;
+            }
+            n = (size_t) (q - p);
+        } else {
+            n = 0;
+        }
+        memmove(s, p, n);
+        s[n] = 0;
+    } else {
+        s[0] = 0;
+    }
+    push_string(ctxt, s);
+}
+
+/* normalize-space(s); without argument (the context node's string value) libxml2's own. */
+static void fast_normalize(xmlXPathParserContextPtr ctxt, int nargs) {
+    xmlChar *s;
+    if (ctxt == NULL)
+        return;
+    if (nargs != 1) {
+        xmlXPathNormalizeFunction(ctxt, nargs);
+        return;
+    }
+    s = pop_string(ctxt);
+    if (s == NULL || ctxt->error != XPATH_EXPRESSION_OK) {
+        xmlFree(s);
+        if (ctxt->error == XPATH_EXPRESSION_OK)
+            xmlXPathErr(ctxt, XPATH_MEMORY_ERROR);
+        return;
+    }
+    {
+        /* libxml2's loop, in place: the result is never longer. */
+        const xmlChar *r = s;
+        xmlChar *w = s;
+        int blank = 0;
+        while (IS_BLANK_CH(*r))
+            r++;
+        for (; *r != 0; r++) {
+            if (IS_BLANK_CH(*r)) {
+                blank = 1;
+            } else {
+                if (blank)
+                    *w++ = 0x20;
+                blank = 0;
+                *w++ = *r;
+            }
+        }
+        *w = 0;
+    }
+    push_string(ctxt, s);
+}
+
 static xmlXPathFunction fast_function_lookup(void *data, const xmlChar *name,
                                              const xmlChar *ns_uri) {
     if (ns_uri == NULL && name != NULL) {
@@ -504,6 +627,10 @@ static xmlXPathFunction fast_function_lookup(void *data, const xmlChar *name,
             return fast_substring_after;
         if (xmlStrEqual(name, BAD_CAST "concat"))
             return fast_concat;
+        if (xmlStrEqual(name, BAD_CAST "substring"))
+            return fast_substring;
+        if (xmlStrEqual(name, BAD_CAST "normalize-space"))
+            return fast_normalize;
     }
     return xsltXPathFunctionLookup(data, name, ns_uri);
 }

@@ -46,6 +46,22 @@ pub(super) fn translate(s: &str, from: &str, to: &str) -> String {
     out
 }
 
+/// A copy of `bytes` with a NUL, in a buffer from libxml2's allocator (so that libxml2 can
+/// free it, and the transform's budget counts it); NULL when memory is refused.
+fn to_xml_string(bytes: &[u8]) -> *mut c_char {
+    // SAFETY: plain allocation through the same hook as libxml2's xmlMalloc.
+    let buf = unsafe { super::budget_malloc(bytes.len() + 1) }.cast::<u8>();
+    if buf.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: `buf` has room for the bytes and the NUL.
+    unsafe {
+        ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+        *buf.add(bytes.len()) = 0;
+    }
+    buf.cast()
+}
+
 /// Called by `fast_translate` in shim.c with three NUL-terminated strings popped from the
 /// XPath stack. Returns the result in a buffer from libxml2's allocator (the caller wraps
 /// it in an XPath string object, which libxml2 frees), or NULL when an argument is not valid
@@ -67,19 +83,7 @@ pub unsafe extern "C" fn vitrine_xpath_translate(
     let out = translate(s, from, to);
     #[cfg(test)]
     CALLS.with(|c| c.set(c.get() + 1));
-    // SAFETY: plain allocation through the same hook as libxml2's xmlMalloc, so that
-    // libxml2's xmlFree can release it, and the transform's budget counts it.
-    let buf = unsafe { super::budget_malloc(out.len() + 1) }.cast::<u8>();
-    if buf.is_null() {
-        return ptr::null_mut();
-    }
-    // SAFETY: `buf` has room for the bytes and the NUL; `out` holds no NUL (it is made of
-    // characters of C strings).
-    unsafe {
-        ptr::copy_nonoverlapping(out.as_ptr(), buf, out.len());
-        *buf.add(out.len()) = 0;
-    }
-    buf.cast()
+    to_xml_string(out.as_bytes())
 }
 
 #[cfg(test)]
