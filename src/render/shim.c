@@ -514,13 +514,8 @@ static void fast_substring(xmlXPathParserContextPtr ctxt, int nargs) {
     in = xmlXPathPopNumber(ctxt);
     if (ctxt->error != XPATH_EXPRESSION_OK)
         return;
-    s = pop_string(ctxt);
-    if (s == NULL || ctxt->error != XPATH_EXPRESSION_OK) {
-        xmlFree(s);
-        if (ctxt->error == XPATH_EXPRESSION_OK)
-            xmlXPathErr(ctxt, XPATH_MEMORY_ERROR);
+    if (!pop_strings(ctxt, 1, &s))
         return;
-    }
     if (!(in < INT_MAX)) {
         i = INT_MAX;
     } else if (in >= 1.0) {
@@ -585,13 +580,8 @@ static void fast_normalize(xmlXPathParserContextPtr ctxt, int nargs) {
         xmlXPathNormalizeFunction(ctxt, nargs);
         return;
     }
-    s = pop_string(ctxt);
-    if (s == NULL || ctxt->error != XPATH_EXPRESSION_OK) {
-        xmlFree(s);
-        if (ctxt->error == XPATH_EXPRESSION_OK)
-            xmlXPathErr(ctxt, XPATH_MEMORY_ERROR);
+    if (!pop_strings(ctxt, 1, &s))
         return;
-    }
     {
         /* libxml2's loop, in place: the result is never longer. */
         const xmlChar *r = s;
@@ -614,24 +604,28 @@ static void fast_normalize(xmlXPathParserContextPtr ctxt, int nargs) {
     push_string(ctxt, s);
 }
 
+static const struct {
+    const char *name;
+    xmlXPathFunction fn;
+} FAST_FUNCTIONS[] = {
+    {"translate", fast_translate},
+    {"contains", fast_contains},
+    {"substring-before", fast_substring_before},
+    {"substring-after", fast_substring_after},
+    {"substring", fast_substring},
+    {"normalize-space", fast_normalize},
+    {"concat", fast_concat},
+};
+
+/* XPath caches the function an expression calls in the compiled expression, so this runs
+ * once per call site, not per call. */
 static xmlXPathFunction fast_function_lookup(void *data, const xmlChar *name,
                                              const xmlChar *ns_uri) {
-    if (ns_uri == NULL && name != NULL) {
-        if (xmlStrEqual(name, BAD_CAST "translate"))
-            return fast_translate;
-        if (xmlStrEqual(name, BAD_CAST "contains"))
-            return fast_contains;
-        if (xmlStrEqual(name, BAD_CAST "substring-before"))
-            return fast_substring_before;
-        if (xmlStrEqual(name, BAD_CAST "substring-after"))
-            return fast_substring_after;
-        if (xmlStrEqual(name, BAD_CAST "concat"))
-            return fast_concat;
-        if (xmlStrEqual(name, BAD_CAST "substring"))
-            return fast_substring;
-        if (xmlStrEqual(name, BAD_CAST "normalize-space"))
-            return fast_normalize;
-    }
+    size_t i;
+    if (ns_uri == NULL && name != NULL)
+        for (i = 0; i < sizeof FAST_FUNCTIONS / sizeof FAST_FUNCTIONS[0]; i++)
+            if (xmlStrEqual(name, BAD_CAST FAST_FUNCTIONS[i].name))
+                return FAST_FUNCTIONS[i].fn;
     return xsltXPathFunctionLookup(data, name, ns_uri);
 }
 

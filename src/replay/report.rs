@@ -314,14 +314,10 @@ pub struct SecondLatency {
 
 impl SecondLatency {
     fn of(h: &Histogram<u64>) -> Option<SecondLatency> {
-        if h.is_empty() {
-            return None;
-        }
-        let ms = |us: u64| us as f64 / 1000.0;
-        Some(SecondLatency {
-            p50: ms(h.value_at_quantile(0.5)),
-            p99: ms(h.value_at_quantile(0.99)),
-            max: ms(h.max()),
+        Percentiles::of(h).map(|p| SecondLatency {
+            p50: p.p50,
+            p99: p.p99,
+            max: p.max,
         })
     }
 }
