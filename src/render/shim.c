@@ -265,8 +265,8 @@ void vitrine_ctxt_stop(xsltTransformContextPtr ctxt) {
 
 /*
  * Faster equivalents of libxml2/libxslt hot paths, installed on each transform context by
- * vitrine_ctxt_fast_xpath (see xpath_fast.rs for the measurements and the tests proving they
- * return what libxml2's own do).
+ * vitrine_ctxt_fast_xpath (measurements: bench/README.md, "Session 3"; the differential tests
+ * proving they return what libxml2's own do: fast_xpath_* in xslt.rs).
  *
  * 1. Variable lookup. libxslt's xsltXPathVariableLookup hashes the name of every global
  *    variable reference twice (dictionary, then global table) and copies a string value with
@@ -279,7 +279,8 @@ void vitrine_ctxt_stop(xsltTransformContextPtr ctxt) {
  *    substring(), normalize-space() and concat(): libxml2 scans with byte loops, walks UTF-8
  *    character by character where bytes would do, appends to a buffer one character at a time
  *    (normalize-space) and reallocates once per argument of concat().
- *    Arguments are converted to strings exactly as libxml2 does (xmlXPathPopString).
+ *    Arguments are converted to strings exactly as libxml2 converts them (xmlXPathPopString);
+ *    a string argument is taken from its object instead of copied (pop_string).
  */
 
 /* Implemented in Rust (xpath_fast.rs): translate() of valid UTF-8 strings, into a buffer
