@@ -313,6 +313,50 @@ fn a_domain_of_another_site_is_not_stolen() {
 }
 
 #[test]
+fn a_dropped_or_unpublished_domain_that_moved_to_another_site_stays_with_it() {
+    // CPU-heavy (exporter runs): keeps the timing-sensitive tests from running beside it.
+    let _gate = shared();
+    let env = Env::new();
+    let a = sample_record("boulangerie-martin");
+    let (moved, kept) = ("ancien-fournil.fr", "fournil-martin.fr");
+    ok(&env.export(
+        "a.jsonl",
+        &[with_domain(with_domain(a.clone(), moved), kept)],
+    ));
+    assert_eq!(
+        env.domain(moved).as_deref(),
+        Some("3c/boulangerie-martin/site.xml")
+    );
+    // An operator gives one of A's domains to another site by hand.
+    let other = "47/garage-bernard/site.xml";
+    env.redis.set(moved, other);
+
+    // A's next export drops it: the claim script must leave it to its new owner.
+    ok(&env.export("a2.jsonl", &[with_domain(a, kept)]));
+    assert_eq!(env.domain(moved).as_deref(), Some(other));
+    assert_eq!(
+        env.domain(kept).as_deref(),
+        Some("3c/boulangerie-martin/site.xml")
+    );
+
+    // The same through unpublish, whose release script ends like the claim script.
+    env.redis.set(kept, other);
+    let sites = env.fixture.sites();
+    let run = vitrine(&[
+        "unpublish",
+        "boulangerie-martin",
+        "--sites",
+        sites.to_str().unwrap(),
+        "--redis",
+        &env.redis.url(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(env.domain(moved).as_deref(), Some(other));
+    assert_eq!(env.domain(kept).as_deref(), Some(other));
+    assert_eq!(env.domain("boulangerie-martin.fr"), None);
+}
+
+#[test]
 fn bad_records_are_reported_by_line_and_the_good_ones_published() {
     // CPU-heavy (exporter runs): keeps the timing-sensitive tests from running beside it.
     let _gate = shared();
