@@ -399,6 +399,27 @@ pub fn site_domains_key(site_id: &str) -> String {
     format!("{SITE_PREFIX}{site_id}:domains")
 }
 
+/// The Lua both scripts below end with: delete each domain of `hosts` (once) that still
+/// points at the site (`path`), noting it in `removed`; then the site's domain set. A domain
+/// another site has taken meanwhile is left alone. Expects `path`, `prefix`, `hosts`,
+/// `removed` and `seen` (the domains not to release) to be defined.
+macro_rules! release_hosts_lua {
+    () => {
+        r"
+for _, host in ipairs(hosts) do
+  if not seen[host] then
+    seen[host] = true
+    if redis.call('GET', prefix .. host) == path then
+      redis.call('DEL', prefix .. host)
+      table.insert(removed, host)
+    end
+  end
+end
+redis.call('DEL', KEYS[1])
+"
+    };
+}
+
 /// Claims the domains a site declares, all or none, and releases those it no longer declares.
 ///
 /// KEYS[1] is the site's domain set; ARGV: the site's map value, the domain key prefix, the
@@ -407,7 +428,8 @@ pub fn site_domains_key(site_id: &str) -> String {
 /// written) and is returned with its current value. Dropped domains (previous set and XML,
 /// minus the declared ones) are deleted only while they still point at this site. The script
 /// computes those keys itself, so the map must live in one standalone Redis (it does).
-const CLAIM_LUA: &str = r"
+const CLAIM_LUA: &str = concat!(
+    r"
 local path, prefix, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local seen = {}
 for i = 4, 3 + n do
@@ -425,45 +447,32 @@ for i = 4, 3 + n do
     table.insert(added, ARGV[i])
   end
 end
-local previous = redis.call('SMEMBERS', KEYS[1])
-for i = 4 + n, #ARGV do table.insert(previous, ARGV[i]) end
-for _, host in ipairs(previous) do
-  if not seen[host] then
-    seen[host] = true
-    if redis.call('GET', prefix .. host) == path then
-      redis.call('DEL', prefix .. host)
-      table.insert(removed, host)
-    end
-  end
-end
-redis.call('DEL', KEYS[1])
+local hosts = redis.call('SMEMBERS', KEYS[1])
+for i = 4 + n, #ARGV do table.insert(hosts, ARGV[i]) end
+",
+    release_hosts_lua!(),
+    r"
 if n > 0 then redis.call('SADD', KEYS[1], unpack(ARGV, 4, 3 + n)) end
 return {'ok', added, removed}
-";
-
+"
+);
 /// Releases every domain of a site: those of its set and the extra ones given (from its
 /// XML), each only while it still points at the site; then deletes the set.
 ///
 /// KEYS[1] is the site's domain set; ARGV: the site's map value, the domain key prefix, then
 /// the extra domains.
-const RELEASE_LUA: &str = r"
+const RELEASE_LUA: &str = concat!(
+    r"
 local path, prefix = ARGV[1], ARGV[2]
 local hosts = redis.call('SMEMBERS', KEYS[1])
 for i = 3, #ARGV do table.insert(hosts, ARGV[i]) end
 local removed, seen = {}, {}
-for _, host in ipairs(hosts) do
-  if not seen[host] then
-    seen[host] = true
-    if redis.call('GET', prefix .. host) == path then
-      redis.call('DEL', prefix .. host)
-      table.insert(removed, host)
-    end
-  end
-end
-redis.call('DEL', KEYS[1])
+",
+    release_hosts_lua!(),
+    r"
 return removed
-";
-
+"
+);
 /// One site's claim: its map value, the domains it declares (main first) and the domains its
 /// previous version declared, if known.
 #[derive(Debug, Clone, Copy)]
