@@ -69,6 +69,19 @@ impl Env {
         self.fixture.sites().join(site_path(id))
     }
 
+    /// `vitrine unpublish ID` on this environment's sites and Redis.
+    fn unpublish(&self, id: &str) -> Run {
+        let sites = self.fixture.sites();
+        vitrine(&[
+            "unpublish",
+            id,
+            "--sites",
+            sites.to_str().unwrap(),
+            "--redis",
+            &self.redis.url(),
+        ])
+    }
+
     fn domain(&self, host: &str) -> Option<String> {
         self.redis.get(&format!("vitrine:domain:{host}"))
     }
@@ -341,15 +354,7 @@ fn a_dropped_or_unpublished_domain_that_moved_to_another_site_stays_with_it() {
 
     // The same through unpublish, whose release script ends like the claim script.
     env.redis.set(kept, other);
-    let sites = env.fixture.sites();
-    let run = vitrine(&[
-        "unpublish",
-        "boulangerie-martin",
-        "--sites",
-        sites.to_str().unwrap(),
-        "--redis",
-        &env.redis.url(),
-    ]);
+    let run = env.unpublish("boulangerie-martin");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(env.domain(moved).as_deref(), Some(other));
     assert_eq!(env.domain(kept).as_deref(), Some(other));
@@ -490,15 +495,7 @@ fn unpublish_then_export_brings_the_site_back_with_its_media() {
     );
 
     let sites = env.fixture.sites();
-    let url = env.redis.url();
-    let run = vitrine(&[
-        "unpublish",
-        "boulangerie-martin",
-        "--sites",
-        sites.to_str().unwrap(),
-        "--redis",
-        &url,
-    ]);
+    let run = env.unpublish("boulangerie-martin");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("3 domains removed"), "{}", run.stdout);
     assert!(redis_keys(&env.redis, "vitrine:*").is_empty());

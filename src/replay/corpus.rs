@@ -764,6 +764,11 @@ impl Site {
         let base: u32 = self.city.postcode.parse().unwrap_or(0);
         let district = self.below(u64::from(self.city.districts)) as u32;
         self.postcode = format!("{:05}", base + district);
+        self.address(street)
+    }
+
+    /// The address of the streets given, in the current city and postcode.
+    fn address(&mut self, street: Vec<String>) -> Address {
         Address {
             street,
             postcode: self.postcode.clone(),
@@ -789,16 +794,7 @@ impl Site {
         let a = char::from(self.pick(LETTERS));
         let b = char::from(self.pick(LETTERS));
         self.postcode = format!("{outward} {}{a}{b}", self.below(10));
-        Address {
-            street,
-            postcode: self.postcode.clone(),
-            city: self.city.name.to_owned(),
-            country: Country {
-                code: self.w.country.0.to_owned(),
-                name: self.w.country.1.to_owned(),
-            },
-            geo: self.geo(),
-        }
+        self.address(street)
     }
 
     fn geo(&mut self) -> Option<Geo> {
