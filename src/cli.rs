@@ -21,6 +21,7 @@ impl Cli {
     pub fn runtime_threads(&self) -> Option<usize> {
         match &self.command {
             Command::Serve(args) => Some(args.io_threads()),
+            Command::Replay(args) => Some(args.threads()),
             _ => None,
         }
     }

@@ -35,6 +35,12 @@ pub struct ReplayArgs {
     #[arg(long, short = 'c', default_value_t = 64)]
     pub concurrency: usize,
 
+    /// Threads driving the connections; default one per four cores (at least one). One
+    /// thread sends tens of thousands of requests per second, and a replayer sharing the
+    /// machine with the server it measures should take as little of it as it can.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
     /// Open loop at the recorded timing divided by this factor (requests of one log second
     /// spread evenly over it).
     #[arg(long, conflicts_with = "rate")]
@@ -78,6 +84,17 @@ pub struct ReplayArgs {
     /// and the latency distribution (see `vitrine bench plot` for a saved `--json` report).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+}
+
+impl ReplayArgs {
+    /// Runtime threads: the given number, else one per four cores (at least one). On 2 cores,
+    /// two threads cost the server 4-6 % of its throughput, their idle worker waking to
+    /// steal work from the busy one.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| crate::publish::default_threads() / 4)
+            .max(1)
+    }
 }
 
 /// `vitrine bench plot REPORT -o FILE.svg`: draw the plot of `vitrine replay --plot` from a
@@ -233,6 +250,19 @@ mod tests {
         assert_eq!((a.rate, a.speedup, a.concurrency), (Some(5000.0), None, 64));
         assert_eq!(a.timeout, Duration::from_secs(2));
         assert!(a.json);
+        assert!(a.threads() >= 1, "at least one thread by default");
+        let cli = Cli::try_parse_from([
+            "vitrine",
+            "replay",
+            "a.log",
+            "--target",
+            "http://x",
+            "--threads",
+            "3",
+        ])
+        .unwrap();
+        let Cmd::Replay(a) = cli.cmd else { panic!() };
+        assert_eq!(a.threads(), 3);
         assert!(Cli::try_parse_from([
             "vitrine",
             "replay",
