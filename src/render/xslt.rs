@@ -49,6 +49,7 @@ use libmimalloc_sys as mimalloc;
 use libxslt::bindings as ffi;
 
 mod html_writer;
+mod parse_fast;
 mod xpath_fast;
 
 /// Largest XML file (site, stylesheet or `document()` target) this module parses.
@@ -1242,6 +1243,14 @@ fn parse_raw(bytes: &[u8], name: &str, dict: ffi::xmlDictPtr) -> Result<Document
 /// the base URI.
 pub fn parse_document(bytes: &[u8], name: &str) -> Result<Document, XmlError> {
     clear_messages();
+    if bytes.len() <= MAX_XML_BYTES {
+        thread_setup();
+        let url = CString::new(name.replace('\0', "")).unwrap_or_default();
+        if let Some(ptr) = parse_fast::parse(bytes, &url, SAFE_PARSE_OPTIONS).and_then(NonNull::new)
+        {
+            return Ok(Document { ptr });
+        }
+    }
     parse_raw(bytes, name, ptr::null_mut())
 }
 
