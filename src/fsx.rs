@@ -266,6 +266,12 @@ impl Root {
     /// anything that is not a regular file (an [`io::Error`] carrying [`NotAFile`]).
     /// [`is_not_found`] tells which errors a server should answer as 404.
     pub fn open_file(&self, rel: &RelPath) -> io::Result<File> {
+        self.open_file_meta(rel).map(|(file, _)| file)
+    }
+
+    /// [`open_file`](Self::open_file) with the metadata it read to check the file type, for
+    /// callers that need its size or date anyway (one `statx` less per request).
+    pub fn open_file_meta(&self, rel: &RelPath) -> io::Result<(File, std::fs::Metadata)> {
         let fd = if OPENAT2_MISSING.load(Ordering::Relaxed) {
             self.open_walk(rel)?
         } else {
@@ -388,11 +394,12 @@ fn c_name(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
-fn regular_file(fd: OwnedFd, rel: &RelPath) -> io::Result<File> {
+fn regular_file(fd: OwnedFd, rel: &RelPath) -> io::Result<(File, std::fs::Metadata)> {
     let file = File::from(fd);
-    let file_type = file.metadata()?.file_type();
+    let meta = file.metadata()?;
+    let file_type = meta.file_type();
     if file_type.is_file() {
-        return Ok(file);
+        return Ok((file, meta));
     }
     let kind = if file_type.is_dir() {
         "directory"
@@ -725,10 +732,12 @@ mod tests {
         vec![
             ("open_file", |r, p| r.open_file(p)),
             ("openat2", |r, p| {
-                r.open_openat2(p).and_then(|fd| regular_file(fd, p))
+                r.open_openat2(p)
+                    .and_then(|fd| regular_file(fd, p).map(|(f, _)| f))
             }),
             ("walk", |r, p| {
-                r.open_walk(p).and_then(|fd| regular_file(fd, p))
+                r.open_walk(p)
+                    .and_then(|fd| regular_file(fd, p).map(|(f, _)| f))
             }),
         ]
     }

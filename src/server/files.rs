@@ -54,8 +54,7 @@ pub async fn serve(
 ) -> Result<Response<Body>, ServeError> {
     let ctype = content_type(rel.as_str()).ok_or(ServeError::NotFound)?;
     // openat2 on a cached dentry is a few microseconds: not worth a thread hop.
-    let file = root.open_file(rel).map_err(|_| ServeError::NotFound)?;
-    let meta = file.metadata().map_err(|_| ServeError::NotFound)?;
+    let (file, meta) = root.open_file_meta(rel).map_err(|_| ServeError::NotFound)?;
     let size = meta.len();
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let etag = format!(

@@ -259,8 +259,7 @@ fn read_with(
     error: impl Fn(&RelPath, std::io::Error) -> SiteError,
 ) -> Result<SiteFile, SiteError> {
     let unreadable = |source| error(&rel, source);
-    let file = root.open_file(&rel).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
+    let (file, meta) = root.open_file_meta(&rel).map_err(unreadable)?;
     if meta.len() > MAX_XML_BYTES as u64 {
         return Err(SiteError::TooLarge {
             path: rel.to_string(),
