@@ -584,6 +584,31 @@ fn idle_connections_are_closed_but_slow_downloads_are_not() {
         "idle keep-alive connection closed after {lived:?}"
     );
 
+    // A connection busy with requests for longer than the timeout stays open, and is closed
+    // one timeout after its last answer (the timer fires mid-use and moves itself).
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let busy = Instant::now();
+    while busy.elapsed() < Duration::from_millis(2500) {
+        s.write_all(format!("GET /robots.txt HTTP/1.1\r\nHost: {domain}\r\n\r\n").as_bytes())
+            .unwrap();
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "closed while in use after {:?}",
+            busy.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let idle = Instant::now();
+    rest.clear();
+    s.read_to_end(&mut rest).unwrap();
+    let lived = idle.elapsed();
+    assert!(
+        lived > Duration::from_millis(400) && lived < Duration::from_secs(3),
+        "busy connection closed {lived:?} after its last answer"
+    );
+
     // A download read slowly for well over the timeout is in progress, never idle.
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.write_all(

@@ -55,6 +55,7 @@ struct Activity {
     started: AtomicU64,
     /// When the connection last became idle (accept, or end of a response).
     idle_since: Mutex<Instant>,
+    /// Notified when the first request starts.
     changed: Notify,
 }
 
@@ -70,8 +71,12 @@ impl Activity {
 
     fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.started.fetch_add(1, Ordering::SeqCst);
-        self.changed.notify_one();
+        // Only the first request changes what the connection loop decides (a draining
+        // connection that had not sent one yet is shut down once it does); the idle timer
+        // reads the activity when it fires.
+        if self.started.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.changed.notify_one();
+        }
         InFlight(self.clone())
     }
 
@@ -93,7 +98,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         *self.0.idle_since.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.0.changed.notify_one();
     }
 }
 
@@ -152,12 +156,15 @@ pub async fn serve(
     tokio::pin!(conn);
     let mut draining = false;
     let mut shutting_down = false;
+    // One timer for the connection's life, moved only when it fires: re-arming it around
+    // every request cost two timer-wheel updates and two wake-ups of this loop per request.
+    let timer = tokio::time::sleep(idle_timeout);
+    tokio::pin!(timer);
     loop {
         if draining && !shutting_down && activity.started.load(Ordering::SeqCst) > 0 {
             conn.as_mut().graceful_shutdown();
             shutting_down = true;
         }
-        let idle = activity.idle_deadline(idle_timeout);
         tokio::select! {
             // The connection first: a request that has just arrived counts before the timer.
             biased;
@@ -176,23 +183,21 @@ pub async fn serve(
                     Phase::Abort => break,
                 }
             }
-            () = sleep_until(idle) => {
-                // Nothing is in progress (a request in flight removes the deadline; checked
-                // again in case one began as the timer fired), so the connection is dropped
-                // rather than shut down politely: a half-sent head is what this is for.
-                if activity.idle_deadline(idle_timeout).is_some_and(|d| d <= Instant::now()) {
-                    tracing::debug!("closing a connection idle for {idle_timeout:?}");
-                    break;
+            () = &mut timer => {
+                // Idle for the whole timeout: nothing is in progress, so the connection is
+                // dropped rather than shut down politely (a half-sent head is what this is
+                // for). Otherwise the timer moves to when that would be: the end of the
+                // last request plus the timeout, or a full timeout from now while one runs.
+                match activity.idle_deadline(idle_timeout) {
+                    Some(deadline) if deadline <= Instant::now() => {
+                        tracing::debug!("closing a connection idle for {idle_timeout:?}");
+                        break;
+                    }
+                    Some(deadline) => timer.as_mut().reset(deadline),
+                    None => timer.as_mut().reset(Instant::now() + idle_timeout),
                 }
             }
         }
     }
     drop(permit);
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
