@@ -1254,6 +1254,33 @@ pub fn parse_document(bytes: &[u8], name: &str) -> Result<Document, XmlError> {
     parse_raw(bytes, name, ptr::null_mut())
 }
 
+/// The two parsers of [`parse_document`] side by side, for the differential fuzz target:
+/// the dump of the tree the fast parser builds (`None` when it declines the document) and,
+/// only then, of the tree libxml2 builds (`None` when libxml2 refuses it). Whenever the
+/// first is `Some`, the second must be the same.
+#[doc(hidden)]
+pub fn compare_parsers(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    clear_messages();
+    thread_setup();
+    if bytes.len() > MAX_XML_BYTES {
+        return (None, None);
+    }
+    let fast = parse_fast::parse(bytes, c"fuzz.xml", SAFE_PARSE_OPTIONS)
+        .and_then(NonNull::new)
+        .map(|ptr| {
+            // Owned, so that it is freed once dumped.
+            let doc = Document { ptr };
+            parse_fast::dump(doc.ptr.as_ptr())
+        });
+    if fast.is_none() {
+        return (None, None);
+    }
+    let slow = parse_raw(bytes, "fuzz.xml", ptr::null_mut())
+        .ok()
+        .map(|doc| parse_fast::dump(doc.ptr.as_ptr()));
+    (fast, slow)
+}
+
 // ---------------------------------------------------------------------------------------
 // Stylesheets and transforms
 // ---------------------------------------------------------------------------------------

@@ -583,6 +583,18 @@ unsafe fn append(parent: ffi::xmlNodePtr, child: ffi::xmlNodePtr) {
     }
 }
 
+/// A namespace, for a dump.
+///
+/// # Safety
+/// `ns` is NULL or a live namespace.
+unsafe fn ns_text(ns: *const ffi::xmlNs) -> String {
+    if ns.is_null() {
+        return "-".into();
+    }
+    // SAFETY: per the contract.
+    unsafe { format!("{}={}", c_text((*ns).prefix), c_text((*ns).href)) }
+}
+
 /// A libxml2 string, quoted, for a dump.
 fn c_text(s: *const u8) -> String {
     if s.is_null() {
@@ -638,18 +650,28 @@ unsafe fn dump_node(n: ffi::xmlNodePtr, d: ffi::xmlDocPtr, depth: usize, out: &m
     // SAFETY: as in `dump`.
     unsafe {
         assert_eq!((*n).doc, d, "doc link");
-        assert!((*n).ns.is_null() && (*n).nsDef.is_null() || (*n).type_ != 1);
         let pad = "  ".repeat(depth);
         match (*n).type_ {
             ffi::xmlElementType_XML_ELEMENT_NODE => {
-                writeln!(out, "{pad}element {} line {}", c_text((*n).name), (*n).line).unwrap();
-                assert!((*n).ns.is_null() && (*n).nsDef.is_null() && (*n).content.is_null());
+                writeln!(
+                    out,
+                    "{pad}element {} ns {} line {}",
+                    c_text((*n).name),
+                    ns_text((*n).ns),
+                    (*n).line
+                )
+                .unwrap();
+                let mut def = (*n).nsDef;
+                while !def.is_null() {
+                    writeln!(out, "{pad}  xmlns {}", ns_text(def)).unwrap();
+                    def = (*def).next;
+                }
                 let mut a = (*n).properties;
                 let mut prev_attr: *mut ffi::xmlAttr = ptr::null_mut();
                 while !a.is_null() {
                     assert_eq!((*a).parent, n, "attribute parent");
                     assert_eq!((*a).prev, prev_attr, "attribute prev");
-                    assert!((*a).ns.is_null());
+                    write!(out, "{pad}  ns {}", ns_text((*a).ns)).unwrap();
                     write!(out, "{pad}  @{} atype={}", c_text((*a).name), (*a).atype).unwrap();
                     let mut t = (*a).children;
                     while !t.is_null() {
