@@ -671,8 +671,14 @@ unsafe fn dump_node(n: ffi::xmlNodePtr, d: ffi::xmlDocPtr, depth: usize, out: &m
                 while !a.is_null() {
                     assert_eq!((*a).parent, n, "attribute parent");
                     assert_eq!((*a).prev, prev_attr, "attribute prev");
-                    write!(out, "{pad}  ns {}", ns_text((*a).ns)).unwrap();
-                    write!(out, "{pad}  @{} atype={}", c_text((*a).name), (*a).atype).unwrap();
+                    write!(
+                        out,
+                        "{pad}  @{} ns {} atype={}",
+                        c_text((*a).name),
+                        ns_text((*a).ns),
+                        (*a).atype
+                    )
+                    .unwrap();
                     let mut t = (*a).children;
                     while !t.is_null() {
                         assert_eq!((*t).parent, a.cast(), "attribute text parent");
