@@ -367,7 +367,11 @@ impl Builder {
         if !self.text.is_empty() {
             return;
         }
-        let read = if first.as_bytes().first().is_some_and(u8::is_ascii) {
+        // `is_ascii` reads a word at a time: most pieces (indentation, names, numbers) are
+        // plain ASCII.
+        let read = if first.is_ascii() {
+            first.len()
+        } else if first.as_bytes()[0].is_ascii() {
             first
                 .bytes()
                 .position(|b| !b.is_ascii())
