@@ -82,8 +82,20 @@ fn plain(bytes: &[u8]) -> bool {
 
 /// A byte of an ASCII XML name without a colon.
 fn name_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    NAME_BYTES[usize::from(c)]
 }
+
+/// [`name_byte`] as a table: names are scanned a byte at a time.
+static NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+        c += 1;
+    }
+    t
+};
 
 /// The `>` closing the tag whose attributes start at `from`, stepping over quoted values
 /// (which may hold a `>`); `None` if the document ends first.
