@@ -13,8 +13,8 @@
 //! exactly `<?xml version="1.0" encoding="UTF-8"?>`, an optional `xml-stylesheet` instruction
 //! before the root, elements and attributes with ASCII names and no namespace, text, the five
 //! predefined entities and character references. Anything else (a comment, CDATA, a DOCTYPE,
-//! a namespace, a carriage return, a control character, `</a >`, a malformed construct of any
-//! kind) returns `None`, and libxml2 parses the document with the same options as before,
+//! a namespace, a carriage return, a control character, `</a >`, more than 200 levels or 64
+//! attributes on one element, a malformed construct of any kind) returns `None`, and libxml2 parses the document with the same options as before,
 //! with its own error messages. The tokenizer is written here rather than taken from
 //! quick-xml because quick-xml validates UTF-8 again for every event and costs about 145,000
 //! instructions per site on its own; the subset is small enough to scan by hand, and the
@@ -32,6 +32,11 @@ const DECL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
 
 /// Deeper documents go to libxml2, which refuses more than 256 levels without XML_PARSE_HUGE.
 const MAX_DEPTH: usize = 200;
+
+/// More attributes on one element go to libxml2: the duplicate check here walks the element's
+/// attributes for each new one (as libxml2 2.9's does), which must not become a quadratic
+/// cost; the exporter writes at most a handful.
+const MAX_ATTRIBUTES: usize = 64;
 
 /// Slots of the builder's name cache.
 const NAME_CACHE: usize = 64;
@@ -477,8 +482,13 @@ impl Builder {
         };
         let mut value = std::mem::take(&mut self.value);
         let mut rest = raw_attrs;
+        let mut count = 0;
         while let Some((attr_name, raw, next)) = next_attribute(rest)? {
             rest = next;
+            count += 1;
+            if count > MAX_ATTRIBUTES {
+                return None;
+            }
             value.clear();
             attribute_value(raw, &mut value)?;
             let attr_name = self.intern(attr_name)?;
@@ -923,6 +933,9 @@ mod tests {
             both += usize::from(libxml2(&xml).is_none());
         }
         assert!(both > 30, "{both} of them are errors for libxml2 too");
+        let attrs = |n: usize| (0..n).map(|i| format!(" a{i}='{i}'")).collect::<String>();
+        assert_declined(&format!("{D}<a{}/>", attrs(MAX_ATTRIBUTES + 1)));
+        assert_same(&format!("{D}<a{}/>", attrs(MAX_ATTRIBUTES)));
         let deep = format!(
             "{D}{}{}",
             "<a>".repeat(MAX_DEPTH + 1),
