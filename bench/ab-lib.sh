@@ -1,0 +1,28 @@
+# Sourced by bench/ab-serve and bench/ab-day: what both do before their rounds, on a kept
+# `bench/compare` work folder.
+
+# ab_setup WORK REDIS_PORT VITRINE: a fresh redis-server on REDIS_PORT holding the map of
+# WORK/hosts.txt (imported with VITRINE). Sets redis_pid, vitrine_pid (empty), ab_tmp (a temp
+# folder removed on exit, with redis-server and any vitrine_pid still running) and styles
+# (WORK/stylesheets when there is one, as after `--theme-file`, else the repository's).
+ab_setup() {
+  local work=$1 redis_port=$2 vitrine=$3
+  ab_tmp=$(mktemp -d)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$ab_tmp" --logfile /dev/null &
+  redis_pid=$!
+  vitrine_pid=""
+  trap 'kill $redis_pid $vitrine_pid 2>/dev/null || true; rm -rf "$ab_tmp"' EXIT
+  sleep 1
+  awk '{ print $1, $2 }' "$work/hosts.txt" |
+    "$vitrine" domains --redis "redis://127.0.0.1:$redis_port/" --sites "$work/sites" import - >/dev/null
+  styles=$work/stylesheets
+  [ -d "$styles" ] || styles=stylesheets
+}
+
+# ticks PID...: user + system CPU of the processes, in clock ticks (getconf CLK_TCK per second).
+ticks() {
+  local s=0 f p
+  for p in "$@"; do f=($(sed 's/^.*) //' "/proc/$p/stat")); s=$((s + f[11] + f[12])); done
+  echo "$s"
+}
