@@ -477,9 +477,11 @@ pub fn render_page(
     stylesheets: &Path,
     limits: Limits,
 ) -> Result<Rendered, RenderError> {
-    let doc = xslt::parse_document(req.xml, req.file_name)?;
-    let outline = Outline::of(&doc);
-    render_parsed(doc, outline, req, theme, stylesheets, limits)
+    xslt::render_scope(|| {
+        let doc = xslt::parse_document(req.xml, req.file_name)?;
+        let outline = Outline::of(&doc);
+        render_parsed(doc, outline, req, theme, stylesheets, limits)
+    })
 }
 
 /// [`render_page`] for a document already parsed from `req.xml` (and its outline): what a

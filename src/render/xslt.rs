@@ -35,6 +35,13 @@
 //! libxml2's own counters), and in memory and wall-clock time by the allocation hooks of
 //! `Budget` (see [`Limits`]), which stop it from the thread running it. Messages are bounded too
 //! ([`MAX_MESSAGES`], [`MAX_MESSAGE_BYTES`]).
+//!
+//! # Memory
+//!
+//! All libxml2 memory goes through the same hooks, to mimalloc, except during a page render
+//! ([`render_scope`]): there it comes from the render thread's arena, and the render's trees
+//! are dropped at once when it ends, without being walked (`xslt/arena.rs` says what keeps
+//! that sound).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
@@ -48,6 +55,7 @@ use bytes::Bytes;
 use libmimalloc_sys as mimalloc;
 use libxslt::bindings as ffi;
 
+mod arena;
 mod html_writer;
 mod parse_fast;
 mod xpath_fast;
@@ -776,37 +784,70 @@ fn usable(p: *mut c_void) -> isize {
     isize::try_from(unsafe { mimalloc::mi_usable_size(p) }).unwrap_or(isize::MAX)
 }
 
+/// Inside a page render, from the thread's render arena (see [`arena`]); else from mimalloc.
 pub(super) unsafe extern "C" fn budget_malloc(size: usize) -> *mut c_void {
     if !BUDGET.try_with(|b| b.charge(size)).unwrap_or(true) {
         return ptr::null_mut();
+    }
+    if let Some(p) = arena::alloc(size) {
+        return p;
     }
     // SAFETY: plain allocation.
     unsafe { mimalloc::mi_malloc(size) }
 }
 
 unsafe extern "C" fn budget_realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    let in_arena = arena::owns(p);
+    // SAFETY: a non-null `p` is a live block of the caller's: an arena block (which has a
+    // size header) when `owns` says so, else a mimalloc block.
+    let old_size = || unsafe {
+        if p.is_null() {
+            0
+        } else if in_arena {
+            isize::try_from(arena::size_of(p)).unwrap_or(isize::MAX)
+        } else {
+            usable(p)
+        }
+    };
     let allowed = BUDGET
         .try_with(|b| {
             if !b.active.get() {
                 return true;
             }
-            let old = if p.is_null() { 0 } else { usable(p) };
             let grow = isize::try_from(size)
                 .unwrap_or(isize::MAX)
-                .saturating_sub(old);
+                .saturating_sub(old_size());
             b.charge(usize::try_from(grow).unwrap_or(0))
         })
         .unwrap_or(true);
     if !allowed {
         return ptr::null_mut();
     }
-    // SAFETY: `p` is NULL or a live mimalloc block owned by the caller.
-    unsafe { mimalloc::mi_realloc(p, size) }
+    if !in_arena {
+        // SAFETY: `p` is NULL or a live mimalloc block owned by the caller.
+        return unsafe { mimalloc::mi_realloc(p, size) };
+    }
+    if arena::resize_in_place(p, size) {
+        return p;
+    }
+    // SAFETY: plain allocation.
+    let new = arena::alloc(size).unwrap_or_else(|| unsafe { mimalloc::mi_malloc(size) });
+    if !new.is_null() {
+        let keep = usize::try_from(old_size()).unwrap_or(0).min(size);
+        // SAFETY: the old block holds `old_size` bytes and the new one `size`; they are
+        // distinct blocks. The old arena block needs no free.
+        unsafe { ptr::copy_nonoverlapping(p.cast::<u8>(), new.cast::<u8>(), keep) };
+    }
+    new
 }
 
 /// Frees are not counted (the budget is a volume, see [`Limits::max_memory`]): the most
-/// frequent call of a transform stays a plain `mi_free`, with no size lookup.
+/// frequent call of a transform stays a range test, or a plain `mi_free`.
 unsafe extern "C" fn budget_free(p: *mut c_void) {
+    if arena::owns(p) {
+        // Arena blocks go all at once, when their scope closes.
+        return;
+    }
     // SAFETY: `p` is NULL or a live mimalloc block owned by the caller, freed once.
     unsafe { mimalloc::mi_free(p) }
 }
@@ -849,6 +890,7 @@ static XSLT_NS_LITERAL: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
 /// Idempotent; every other function of this module calls it first.
 pub fn init() {
     INIT.call_once(|| {
+        arena::reserve();
         // libxslt (built WITH_MODULES on Debian) answers an unknown extension namespace by
         // stat()ing and dlopen()ing `$LIBXSLT_PLUGINS_PATH/<mangled namespace>.so`, or a file
         // of its default plugin folder. The lint refuses such namespaces; this is the second
@@ -964,6 +1006,8 @@ fn read_capped(path: &Path) -> Result<Vec<u8>, XmlError> {
 /// A parsed XML document, owned by one thread at a time and never shared.
 pub struct Document {
     ptr: NonNull<ffi::xmlDoc>,
+    /// Set when the document was built in a render arena, which it then keeps alive.
+    arena: Option<arena::Adopted>,
 }
 
 // SAFETY: a Document is the only owner of its libxml2 tree; moving it to another thread moves
@@ -972,14 +1016,55 @@ unsafe impl Send for Document {}
 
 impl Drop for Document {
     fn drop(&mut self) {
-        // SAFETY: we own the document and nothing else references it once we drop.
-        unsafe { ffi::xmlFreeDoc(self.ptr.as_ptr()) }
+        match self.arena {
+            Some(tag) => {
+                // SAFETY: we own the document and nothing else references it once we drop;
+                // its arena slot is not reused while `tag` counts it (see `arena`).
+                unsafe { free_arena_doc(self.ptr.as_ptr(), tag.whole) };
+                arena::release(tag);
+            }
+            // SAFETY: as above.
+            None => unsafe { ffi::xmlFreeDoc(self.ptr.as_ptr()) },
+        }
+    }
+}
+
+/// Frees a document built in a render arena. When all its blocks are arena blocks (`whole`,
+/// and no block of this render overflowed since), there is nothing to free but its
+/// dictionary's reference to a parent dictionary, if it has one: the tree is not walked.
+///
+/// # Safety
+/// `doc` is a document of the caller's, built in an arena slot that is still reserved for it.
+unsafe fn free_arena_doc(doc: ffi::xmlDocPtr, whole: bool) {
+    // SAFETY: per the contract; xmlDictFree only drops this document's reference (and the
+    // parent's, once the last one goes), its own blocks being arena blocks.
+    unsafe {
+        if whole && arena::whole() {
+            let dict = (*doc).dict;
+            if !dict.is_null() {
+                ffi::xmlDictFree(dict);
+            }
+        } else {
+            ffi::xmlFreeDoc(doc);
+        }
     }
 }
 
 impl Document {
+    /// Takes ownership of a document libxml2 (or the scanner) just built on this thread.
+    fn own(ptr: NonNull<ffi::xmlDoc>) -> Document {
+        Document {
+            ptr,
+            arena: arena::adopt(ptr.as_ptr().cast()),
+        }
+    }
+
     fn into_raw(self) -> ffi::xmlDocPtr {
         let p = self.ptr.as_ptr();
+        if let Some(tag) = self.arena {
+            // Handed to libxslt, which frees it before the render ends (document()).
+            arena::release(tag);
+        }
         std::mem::forget(self);
         p
     }
@@ -1227,7 +1312,7 @@ fn parse_raw(bytes: &[u8], name: &str, dict: ffi::xmlDictPtr) -> Result<Document
             messages: take_messages(),
         });
     };
-    let doc = Document { ptr };
+    let doc = Document::own(ptr);
     // SAFETY: the document is alive; intSubset/extSubset are plain fields.
     let has_doctype =
         unsafe { !(*ptr.as_ptr()).intSubset.is_null() || !(*ptr.as_ptr()).extSubset.is_null() };
@@ -1249,7 +1334,7 @@ pub fn parse_document(bytes: &[u8], name: &str) -> Result<Document, XmlError> {
         let url = CString::new(name.replace('\0', "")).unwrap_or_default();
         if let Some(ptr) = parse_fast::parse(bytes, &url, SAFE_PARSE_OPTIONS).and_then(NonNull::new)
         {
-            return Ok(Document { ptr });
+            return Ok(Document::own(ptr));
         }
     }
     parse_raw(bytes, name, ptr::null_mut())
@@ -1270,7 +1355,7 @@ pub fn compare_parsers(bytes: &[u8]) -> (Option<String>, Option<String>) {
         .and_then(NonNull::new)
         .map(|ptr| {
             // Owned, so that it is freed once dumped.
-            let doc = Document { ptr };
+            let doc = Document::own(ptr);
             parse_fast::dump(doc.ptr.as_ptr())
         });
     if fast.is_none() {
@@ -1347,6 +1432,8 @@ impl Stylesheet {
     /// only beneath `root`.
     pub fn compile(path: &Path, root: &Path) -> Result<Stylesheet, XmlError> {
         thread_setup();
+        // Outlives any render this may be called from.
+        let _outside_arena = arena::suspend();
         clear_messages();
         let file = path.display().to_string();
         let abs = path.canonicalize().map_err(|source| XmlError::Io {
@@ -1518,6 +1605,30 @@ impl Drop for XmlBuffer {
     }
 }
 
+/// Runs `render`, one page render, with this thread's libxml2 allocations in a render arena:
+/// the documents parsed and the transform made inside it are freed all at once when it
+/// returns, without walking their trees (see `xslt/arena.rs`). A [`Document`] parsed inside must be
+/// dropped inside. Nested calls run in the outer arena.
+pub fn render_scope<R>(render: impl FnOnce() -> R) -> R {
+    // libxml2's per-thread state is made on a thread's first use, and must outlive renders.
+    thread_setup();
+    let _scope = RenderScope(arena::enter());
+    render()
+}
+
+/// Closes a render arena, also on unwinding.
+struct RenderScope(Option<arena::Scope>);
+
+impl Drop for RenderScope {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            // SAFETY: clears this thread's last-error record, whose strings may be arena
+            // blocks of the closing scope (xmlFree of those is a no-op).
+            unsafe { ffi::xmlResetLastError() };
+        }
+    }
+}
+
 /// Applies `style` to `doc` with string parameters, returning the serialised result.
 /// `roots` are the folders `document()` may read from during this transform; they must be
 /// canonical paths (a [`crate::fsx::Root`] path, or a folder beneath one reached without
@@ -1616,8 +1727,15 @@ struct ResultDoc(ffi::xmlDocPtr);
 
 impl Drop for ResultDoc {
     fn drop(&mut self) {
-        // SAFETY: the result document is owned by this value and freed once.
-        unsafe { ffi::xmlFreeDoc(self.0) }
+        // SAFETY: the result document is owned by this value and freed once; built during
+        // this transform, in this thread's open render arena when `owns` says so.
+        unsafe {
+            if arena::owns(self.0.cast()) {
+                free_arena_doc(self.0, true);
+            } else {
+                ffi::xmlFreeDoc(self.0);
+            }
+        }
     }
 }
 
@@ -1642,10 +1760,18 @@ fn serialize_libxml(style: &Stylesheet, result: &ResultDoc) -> Result<Bytes, Xml
     let rc =
         unsafe { ffi::xsltSaveResultToString(&mut out, &mut len, result.0, style.ptr.as_ptr()) };
     match NonNull::new(out) {
-        Some(ptr) if rc == 0 => Ok(Bytes::from_owner(XmlBuffer {
-            ptr,
-            len: len.max(0) as usize,
-        })),
+        Some(ptr) if rc == 0 => {
+            let buffer = XmlBuffer {
+                ptr,
+                len: len.max(0) as usize,
+            };
+            // A buffer of the render arena is gone when the render ends: copy it out.
+            Ok(if arena::owns(ptr.as_ptr().cast()) {
+                Bytes::copy_from_slice(buffer.as_ref())
+            } else {
+                Bytes::from_owner(buffer)
+            })
+        }
         Some(ptr) => {
             drop(XmlBuffer { ptr, len: 0 });
             Err(XmlError::Transform {
@@ -1836,6 +1962,8 @@ impl Schema {
     /// loader, which refuses them.
     pub fn compile(rng: &[u8], name: &str) -> Result<Schema, SchemaError> {
         thread_setup();
+        // Outlives any render this may be called from.
+        let _outside_arena = arena::suspend();
         let compile_error = |problems| SchemaError::Compile {
             name: name.to_owned(),
             problems,
@@ -3041,9 +3169,10 @@ mod tests {
         xml
     }
 
-    /// Applies one shared stylesheet `rounds` times from each of `threads` threads; returns
-    /// how many outputs differ from the single-threaded one.
-    fn hammer(style: &Arc<Stylesheet>, threads: usize, rounds: usize) -> usize {
+    /// Applies one shared stylesheet `rounds` times from each of `threads` threads, each
+    /// parse and transform in a render arena when `in_arena`; returns how many outputs differ
+    /// from the single-threaded one made without arena.
+    fn hammer(style: &Arc<Stylesheet>, threads: usize, rounds: usize, in_arena: bool) -> usize {
         let input = sorting_input();
         let reference = {
             let doc = parse_document(input.as_bytes(), "items.xml").unwrap();
@@ -3058,8 +3187,16 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut mismatches = 0;
                     for _ in 0..rounds {
-                        let doc = parse_document(input.as_bytes(), "items.xml").unwrap();
-                        let out = transform(&style, doc, &[], &[], Limits::default()).unwrap();
+                        let render = || {
+                            let doc = parse_document(input.as_bytes(), "items.xml").unwrap();
+                            assert_eq!(doc.arena.is_some(), in_arena);
+                            transform(&style, doc, &[], &[], Limits::default()).unwrap()
+                        };
+                        let out = if in_arena {
+                            render_scope(render)
+                        } else {
+                            render()
+                        };
                         mismatches += usize::from(out != reference);
                     }
                     mismatches
@@ -3075,7 +3212,7 @@ mod tests {
     fn literal_sorts_render_identically_from_16_threads() {
         let dir = tempfile::tempdir().unwrap();
         let style = compile_in(dir.path(), &sorting_stylesheet(false), &[]).unwrap();
-        assert_eq!(hammer(&Arc::new(style), 16, 500), 0);
+        assert_eq!(hammer(&Arc::new(style), 16, 500, false), 0);
         // The same stylesheet with an attribute value template is refused at load.
         let err = compile_in(dir.path(), &sorting_stylesheet(true), &[])
             .unwrap_err()
@@ -3105,7 +3242,7 @@ mod tests {
             // Observed on the 2-core machine: the child dies (SIGSEGV) in the first round, 8
             // times out of 8; up to three rounds make a miss even less likely.
             let style = Arc::new(style);
-            let mismatches: usize = (0..3).map(|_| hammer(&style, 16, 500)).sum();
+            let mismatches: usize = (0..3).map(|_| hammer(&style, 16, 500, false)).sum();
             println!("MISMATCHES {mismatches}");
             return;
         }
@@ -3124,5 +3261,84 @@ mod tests {
             !out.status.success() || !stdout.contains("MISMATCHES 0"),
             "the AVT sort ran 3 x 8,000 times from 16 threads without harm: {out:?}"
         );
+    }
+
+    /// Render arenas under what libxslt does to its input (strip-space unlinks and frees
+    /// nodes of it), keys, generate-id, exsl:node-set and sorts, from 16 threads at once.
+    #[test]
+    fn a_shared_stylesheet_renders_identically_in_arenas_from_16_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = compile_in(dir.path(), &sorting_stylesheet(false), &[]).unwrap();
+        assert_eq!(hammer(&Arc::new(style), 16, 200, true), 0);
+    }
+
+    /// Every sample page is the same in a render arena as without, and the arena is really
+    /// used: the site document is built in it, wholly.
+    #[test]
+    fn render_arenas_change_no_byte_of_any_sample_page() {
+        let pages = sample_pages();
+        for p in &pages {
+            let style = Stylesheet::compile(
+                &repo_stylesheets().join(format!("{}.xsl", p.theme)),
+                &repo_stylesheets(),
+            )
+            .unwrap();
+            let params = [
+                ("page", p.id.as_str()),
+                ("host", "example.fr"),
+                ("status", p.status),
+            ];
+            let render = |in_arena: bool| {
+                let doc = parse_document(&p.xml, "t.xml").unwrap();
+                assert_eq!(doc.arena.is_some_and(|tag| tag.whole), in_arena);
+                transform(&style, doc, &params, &[], Limits::default()).unwrap()
+            };
+            let plain = render(false);
+            let arena = render_scope(|| render(true));
+            p.assert_same(&arena, &plain, "in an arena");
+        }
+        assert!(pages.len() >= 60, "{} pages compared", pages.len());
+    }
+
+    /// A render that needs more than its arena slot goes on with mimalloc, and frees what it
+    /// allocated there (the trees are walked again); the output does not change.
+    #[test]
+    fn a_render_larger_than_its_arena_is_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = compile_in(
+            dir.path(),
+            r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+            <xsl:output method="xml" indent="no"/>
+            <xsl:template match="/"><out><xsl:for-each select="//i[position() &lt;= 60]">
+              <xsl:copy-of select="/r"/></xsl:for-each><xsl:value-of select="count(//i)"/></out>
+            </xsl:template></xsl:stylesheet>"#,
+            &[],
+        )
+        .unwrap();
+        let mut xml = String::from("<r>");
+        for i in 0..2000 {
+            xml.push_str(&format!("<i n=\"{i}\">{}</i>", "texte accentué ".repeat(6)));
+        }
+        xml.push_str("</r>");
+        let limits = Limits {
+            max_memory: 1 << 30,
+            ..Limits::default()
+        };
+        let render = || {
+            let doc = parse_document(xml.as_bytes(), "big.xml").unwrap();
+            transform(&style, doc, &[], &[], limits).unwrap()
+        };
+        let plain = render();
+        let arena = render_scope(|| {
+            let out = render();
+            assert!(!arena::whole(), "the render fitted in its slot");
+            out
+        });
+        assert!(arena == plain, "{} / {} bytes", arena.len(), plain.len());
+        // The next render of the thread is in its arena again.
+        render_scope(|| {
+            let doc = parse_document(b"<r/>", "small.xml").unwrap();
+            assert!(doc.arena.is_some_and(|tag| tag.whole));
+        });
     }
 }

@@ -767,7 +767,7 @@ mod tests {
         let url = CString::new("/sites/a b/site.xml").unwrap();
         parse(xml.as_bytes(), &url, OPTIONS)
             .and_then(ptr::NonNull::new)
-            .map(|ptr| super::super::Document { ptr })
+            .map(super::super::Document::own)
     }
 
     /// The fast parser accepts `xml` and builds libxml2's tree.
