@@ -285,8 +285,8 @@ impl Builder {
 
     fn build(&mut self, src: &[u8]) -> Option<()> {
         // Checked once here; every slice taken below starts and ends at an ASCII delimiter,
-        // hence on a character boundary.
-        let text = std::str::from_utf8(src).ok()?;
+        // hence on a character boundary. With SIMD: std's check was 6 % of a parse.
+        let text = simdutf8::basic::from_utf8(src).ok()?;
         // Names of the open elements, for their end tags.
         let mut names: Vec<&str> = Vec::with_capacity(16);
         let mut pos = DECL.len();
@@ -858,6 +858,33 @@ mod tests {
             "\n\n<?xml-stylesheet href='x'?>\n\n",
         ] {
             assert_same(&format!("{D}{prolog}<a/>\n"));
+        }
+    }
+
+    /// Malformed UTF-8 (truncated, overlong, a surrogate, past U+10FFFF) is declined, and
+    /// libxml2 then refuses the document.
+    #[test]
+    fn malformed_utf8_is_left_to_libxml2() {
+        let url = CString::new("bad.xml").unwrap();
+        for bad in [
+            &b"\xC3"[..],
+            b"\xC3\x28",
+            b"\xC0\xAF",
+            b"\xE0\x80\xAF",
+            b"\xED\xA0\x80",
+            b"\xF4\x90\x80\x80",
+            b"\xFF",
+        ] {
+            let mut xml = format!("{D}<a>caf\u{e9} ").into_bytes();
+            xml.extend_from_slice(bad);
+            xml.extend_from_slice(b"</a>");
+            super::super::thread_setup();
+            assert!(parse(&xml, &url, OPTIONS).is_none(), "accepted: {bad:?}");
+            super::super::clear_messages();
+            assert!(
+                super::super::parse_raw(&xml, "bad.xml", ptr::null_mut()).is_err(),
+                "libxml2 accepted: {bad:?}"
+            );
         }
     }
 
