@@ -676,3 +676,112 @@ async fn plot_draws_every_series_of_the_run_and_the_same_from_the_saved_report()
     .unwrap();
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
 }
+
+/// A server speaking raw HTTP/1.1 answers, each chosen by the request's path: every way an
+/// answer's body can end, interim answers, and a connection closed while idle.
+async fn raw_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut pending = Vec::new();
+                loop {
+                    let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 4096];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                    pending.drain(..end + 4);
+                    let line = head.lines().next().unwrap_or_default().to_owned();
+                    let path = line.split(' ').nth(1).unwrap_or_default();
+                    let (answer, close): (&[u8], bool) = match path {
+                        "/chunked" => (
+                            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+                            false,
+                        ),
+                        "/close" => (
+                            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbye!",
+                            true,
+                        ),
+                        "/until-close" => (b"HTTP/1.0 200 OK\r\n\r\nuntil close", true),
+                        "/continue" => (
+                            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                            false,
+                        ),
+                        "/not-modified" => {
+                            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", false)
+                        }
+                        "/garbage" => (b"NOT HTTP AT ALL\r\n\r\n", true),
+                        // Answered, then closed without saying so: the next request on this
+                        // connection finds it closed (the keep-alive race).
+                        "/idle-close" => (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", true),
+                        // HEAD: the length of the body a GET would get, and no body.
+                        _ => (b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", false),
+                    };
+                    if stream.write_all(answer).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_read_however_their_bodies_end() {
+    let (addr, server) = raw_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        ("GET", "/chunked"),
+        ("GET", "/close"),
+        ("GET", "/until-close"),
+        ("GET", "/continue"),
+        ("GET", "/not-modified"),
+        ("HEAD", "/"),
+        ("GET", "/chunked"),
+    ];
+    let log: String = lines
+        .iter()
+        .map(|(m, p)| vhost_line("raw.test", m, p, T0))
+        .collect();
+    let path = write(dir.path(), "raw.log", &log);
+    let url = format!("http://{addr}");
+    // One connection carries them all in turn, reconnecting after the closing ones.
+    let report = replay(&[path.to_str().unwrap(), "--target", &url, "-c", "1"]).await;
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    assert_eq!(report.responses, lines.len() as u64);
+    assert_eq!(report.status.get(&200), Some(&6), "{:?}", report.status);
+    assert_eq!(report.status.get(&304), Some(&1), "{:?}", report.status);
+    // Decoded body bytes: 11 + 4 + 11 + 2 + 0 + 0 + 11.
+    assert_eq!(report.bytes, 39);
+
+    // A connection the server closed while idle is replaced, and the request sent again.
+    let log: String = (0..4)
+        .map(|_| vhost_line("raw.test", "GET", "/idle-close", T0))
+        .collect();
+    let path = write(dir.path(), "idle.log", &log);
+    let report = replay(&[path.to_str().unwrap(), "--target", &url, "-c", "1"]).await;
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    assert_eq!(report.status.get(&404), Some(&4));
+    assert!(report.retries >= 1, "{} retries", report.retries);
+
+    // Not HTTP: counted as an HTTP error, not an answer.
+    let path = write(
+        dir.path(),
+        "garbage.log",
+        &vhost_line("raw.test", "GET", "/garbage", T0),
+    );
+    let report = replay(&[path.to_str().unwrap(), "--target", &url, "-c", "1"]).await;
+    assert_eq!((report.errors.http, report.responses), (1, 0));
+    server.abort();
+}
