@@ -266,10 +266,7 @@ fn read_with(
             size: meta.len(),
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.take(MAX_XML_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    let bytes = read_all(file, meta.len() as usize).map_err(unreadable)?;
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let stamp = {
         use std::hash::{Hash, Hasher};
@@ -283,6 +280,28 @@ fn read_with(
         modified,
         stamp,
     })
+}
+
+/// Reads `file`, expected to hold `expected` bytes, to its end (at most `MAX_XML_BYTES` + 1
+/// bytes, so that a larger file is seen as too large). One `read` in the usual case: a short
+/// read of a regular file means its end, so the extra byte asked for answers "is there more?"
+/// without the second, empty `read` of `read_to_end` (one system call of five per page).
+fn read_all(mut file: std::fs::File, expected: usize) -> std::io::Result<Vec<u8>> {
+    let cap = expected.min(MAX_XML_BYTES) + 1;
+    let mut bytes = vec![0; cap];
+    let n = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    bytes.truncate(n);
+    if n == cap {
+        // The file grew since it was measured: read on, within the cap.
+        file.take((MAX_XML_BYTES + 1 - n) as u64)
+            .read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// Walks a sites root and returns the relative paths of every `site.xml` (`SHARD/ID/site.xml`).
@@ -373,6 +392,26 @@ pub const LOOKUP_DEADLINE: Duration = Duration::from_millis(250);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_all` returns the whole file whether it kept, grew past or shrank below the size
+    /// it had when measured, and never more than the cap.
+    #[test]
+    fn reads_whole_files_whatever_their_size_when_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let text: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        for expected in [5000, 0, 1, 4999, 5001, 100_000] {
+            let got = read_all(std::fs::File::open(&path).unwrap(), expected).unwrap();
+            assert!(got == text, "expected {expected}: {} bytes", got.len());
+        }
+        let big = vec![b'x'; MAX_XML_BYTES + 10];
+        std::fs::write(&path, &big).unwrap();
+        for expected in [10, MAX_XML_BYTES, MAX_XML_BYTES + 10] {
+            let got = read_all(std::fs::File::open(&path).unwrap(), expected).unwrap();
+            assert_eq!(got.len(), MAX_XML_BYTES + 1, "expected {expected}");
+        }
+    }
 
     #[test]
     fn walks_the_sample_sites_in_path_order() {
