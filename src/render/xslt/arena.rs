@@ -340,15 +340,16 @@ impl Drop for Suspended {
 mod tests {
     use super::*;
 
-    fn reserved() {
+    /// Runs `test` on a new thread (its arena state starts empty), the reservation made.
+    fn on_fresh_thread(test: impl FnOnce() + Send + 'static) {
         reserve();
         assert_ne!(BASE.load(Ordering::Acquire), 0);
+        std::thread::spawn(test).join().unwrap();
     }
 
     #[test]
     fn blocks_are_aligned_sized_and_distinct() {
-        reserved();
-        std::thread::spawn(|| {
+        on_fresh_thread(|| {
             let scope = enter().expect("a slot");
             let a = alloc(3).unwrap();
             let b = alloc(100).unwrap();
@@ -375,15 +376,12 @@ mod tests {
             let again = enter().expect("the same slot");
             assert_eq!(alloc(3).unwrap(), a, "a closed scope's memory is reused");
             drop(again);
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     #[test]
     fn scopes_do_not_nest_and_suspend_goes_to_the_system() {
-        reserved();
-        std::thread::spawn(|| {
+        on_fresh_thread(|| {
             let scope = enter().expect("a slot");
             assert!(enter().is_none());
             {
@@ -392,29 +390,23 @@ mod tests {
             }
             assert!(alloc(16).is_some());
             drop(scope);
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_render_larger_than_a_slot_overflows_to_mimalloc() {
-        reserved();
-        std::thread::spawn(|| {
+        on_fresh_thread(|| {
             let _scope = enter().expect("a slot");
             assert!(whole());
             assert!(alloc(SLOT).is_none());
             assert!(!whole());
             assert!(alloc(64).is_some(), "smaller blocks still fit");
-        })
-        .join()
-        .unwrap();
+        });
     }
 
     #[test]
     fn a_scope_left_with_a_live_document_gives_up_its_slot() {
-        reserved();
-        std::thread::spawn(|| {
+        on_fresh_thread(|| {
             let scope = enter().expect("a slot");
             let doc = alloc(64).unwrap();
             let tag = adopt(doc).expect("built in the scope");
@@ -428,8 +420,6 @@ mod tests {
             let next = enter().expect("another slot");
             assert_ne!(ARENA.with(|a| a.base.get()), base);
             drop(next);
-        })
-        .join()
-        .unwrap();
+        });
     }
 }
