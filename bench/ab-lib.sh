@@ -4,7 +4,8 @@
 # ab_setup WORK REDIS_PORT VITRINE: a fresh redis-server on REDIS_PORT holding the map of
 # WORK/hosts.txt (imported with VITRINE). Sets redis_pid, vitrine_pid (empty), ab_tmp (a temp
 # folder removed on exit, with redis-server and any vitrine_pid still running) and styles
-# (WORK/stylesheets when there is one, as after `--theme-file`, else the repository's).
+# (WORK/stylesheets when there is one, as after `--theme-file`, else the repository's), and
+# WORK/sites read into the page cache.
 ab_setup() {
   local work=$1 redis_port=$2 vitrine=$3
   ab_tmp=$(mktemp -d)
@@ -18,6 +19,9 @@ ab_setup() {
     "$vitrine" domains --redis "redis://127.0.0.1:$redis_port/" --sites "$work/sites" import - >/dev/null
   styles=$work/stylesheets
   [ -d "$styles" ] || styles=stylesheets
+  # A kept folder's files may have been paged out since (bench/README.md, "The page cache"):
+  # read them back, or the first binary measured pays for the disk.
+  find "$work/sites" -type f -print0 | xargs -0 cat > /dev/null
 }
 
 # ticks PID...: user + system CPU of the processes, in clock ticks (getconf CLK_TCK per second).
