@@ -95,6 +95,11 @@ impl Theme {
     pub fn compile(dir: &Path, name: &str) -> Result<Theme, XmlError> {
         let path = dir.join(format!("{name}.xsl"));
         let style = xslt::Stylesheet::compile(&path, dir)?;
+        tracing::debug!(
+            theme = name,
+            paths = style.unstreamed(),
+            "multi-step paths set to be evaluated step by step"
+        );
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         let mut modified = SystemTime::UNIX_EPOCH;
         for file in style.files() {

@@ -58,6 +58,7 @@ use libxslt::bindings as ffi;
 mod arena;
 mod html_writer;
 mod parse_fast;
+mod unstream;
 mod xpath_fast;
 
 /// Largest XML file (site, stylesheet or `document()` target) this module parses.
@@ -275,6 +276,11 @@ struct LoaderState {
     /// For each entry of `loaded`, the module that imported or included it (`None` for
     /// `document()` loads).
     parents: Vec<Option<PathBuf>>,
+    /// Stylesheet modules get their multi-step paths wrapped ([`unstream`]); off only for
+    /// the tests that compare with libxml2's own evaluation.
+    unstream: bool,
+    /// Expressions wrapped in the modules loaded so far.
+    unstreamed: usize,
 }
 
 impl LoaderState {
@@ -283,6 +289,8 @@ impl LoaderState {
             roots: Vec::new(),
             loaded: Vec::new(),
             parents: Vec::new(),
+            unstream: true,
+            unstreamed: 0,
         }
     }
 
@@ -533,14 +541,23 @@ unsafe extern "C" fn confined_loader(
     }
     match read_capped(&path) {
         Ok(bytes) => match parse_raw(&bytes, &path.to_string_lossy(), dict) {
-            Ok(doc) if is_module => {
-                // Modules are linted like the main file, before libxslt compiles them.
+            Ok(mut doc) if is_module => {
+                // Modules are linted and prepared like the main file, before libxslt
+                // compiles them.
                 let lint = match doc.root() {
                     Some(root) => super::lint::lint_module(root, &path.to_string_lossy()),
                     None => Ok(()),
                 };
                 match lint {
-                    Ok(()) => doc.into_raw(),
+                    Ok(()) => {
+                        LOADER.with(|l| {
+                            let mut l = l.borrow_mut();
+                            if l.unstream {
+                                l.unstreamed += doc.unstream_paths();
+                            }
+                        });
+                        doc.into_raw()
+                    }
                     Err(problems) => {
                         MESSAGES.with(|m| {
                             let mut m = m.borrow_mut();
@@ -1081,6 +1098,23 @@ impl Document {
         }
     }
 
+    /// Wraps the multi-step paths of the XSLT instructions of this stylesheet module in
+    /// parentheses (see [`unstream`]); returns how many.
+    fn unstream_paths(&mut self) -> usize {
+        let mut changes = Vec::new();
+        if let Some(root) = self.root() {
+            collect_unstreamed(root, &mut changes);
+        }
+        for (node, name, value) in &changes {
+            // SAFETY: `node` is an element of this document, which `&mut self` keeps alive and
+            // unshared; the strings are NUL-terminated. xmlSetProp replaces the value of the
+            // existing attribute in place (freeing its old text children, which nothing
+            // references: `changes` holds copies).
+            unsafe { ffi::xmlSetProp(node.as_ptr(), name.as_ptr().cast(), value.as_ptr().cast()) };
+        }
+        changes.len()
+    }
+
     /// The root element.
     pub fn root(&self) -> Option<Node<'_>> {
         // SAFETY: the document is alive for 'self; the root pointer is NULL or a valid node.
@@ -1089,6 +1123,24 @@ impl Document {
             ptr,
             _doc: std::marker::PhantomData,
         })
+    }
+}
+
+/// The XSLT-instruction attributes under `node` that [`unstream`] rewrites, with their new
+/// values.
+fn collect_unstreamed(node: Node<'_>, out: &mut Vec<(NonNull<ffi::xmlNode>, CString, CString)>) {
+    if node.namespace() == Some(super::lint::XSLT_NS) {
+        for attr in node.attributes().filter(|a| a.namespace.is_none()) {
+            let Some(new) = unstream::unstream(attr.name, &attr.value) else {
+                continue;
+            };
+            if let (Ok(name), Ok(value)) = (CString::new(attr.name), CString::new(new)) {
+                out.push((node.ptr, name, value));
+            }
+        }
+    }
+    for child in node.children() {
+        collect_unstreamed(child, out);
     }
 }
 
@@ -1393,6 +1445,8 @@ pub struct Stylesheet {
     /// Transforms use the faster variable lookup and XPath string functions of `shim.c` and
     /// [`xpath_fast`] (always, but for the tests that compare them with libxml2's own).
     fast_xpath: bool,
+    /// Expressions of its modules wrapped by [`unstream`] before compilation.
+    unstreamed: usize,
 }
 
 // SAFETY: after compilation a stylesheet is only read by transforms (libxslt's documented
@@ -1431,6 +1485,11 @@ impl Stylesheet {
     /// Reads, checks and compiles the stylesheet at `path`. Imports and includes are read
     /// only beneath `root`.
     pub fn compile(path: &Path, root: &Path) -> Result<Stylesheet, XmlError> {
+        Self::compile_with(path, root, true)
+    }
+
+    /// [`Stylesheet::compile`], with the [`unstream`] rewrite or (tests) without it.
+    fn compile_with(path: &Path, root: &Path, unstream: bool) -> Result<Stylesheet, XmlError> {
         thread_setup();
         // Outlives any render this may be called from.
         let _outside_arena = arena::suspend();
@@ -1441,7 +1500,7 @@ impl Stylesheet {
             source,
         })?;
         let bytes = read_capped(&abs)?;
-        let doc = parse_raw(&bytes, &abs.to_string_lossy(), ptr::null_mut())?;
+        let mut doc = parse_raw(&bytes, &abs.to_string_lossy(), ptr::null_mut())?;
         if let Some(root_el) = doc.root() {
             super::lint::lint_module(root_el, &abs.to_string_lossy()).map_err(|problems| {
                 XmlError::Compile {
@@ -1450,16 +1509,28 @@ impl Stylesheet {
                 }
             })?;
         }
-        let raw_doc = doc.into_raw();
+        let unstreamed = if unstream { doc.unstream_paths() } else { 0 };
         let root = root.canonicalize().map_err(|source| XmlError::Io {
             file: root.display().to_string(),
             source,
         })?;
+        let raw_doc = doc.into_raw();
+        LOADER.with(|l| {
+            let mut l = l.borrow_mut();
+            l.unstream = unstream;
+            l.unstreamed = 0;
+        });
         let (style, mut files) = with_roots(&[&root], || {
             // SAFETY: `raw_doc` is a valid document we own; on success the stylesheet takes
             // ownership of it, on failure (NULL) it stays ours and is freed below.
             unsafe { ffi::xsltParseStylesheetDoc(raw_doc) }
         });
+        let unstreamed = unstreamed
+            + LOADER.with(|l| {
+                let mut l = l.borrow_mut();
+                l.unstream = true;
+                std::mem::take(&mut l.unstreamed)
+            });
         let Some(style) = NonNull::new(style) else {
             // SAFETY: compilation failed, so libxslt did not take the document.
             unsafe { ffi::xmlFreeDoc(raw_doc) };
@@ -1476,6 +1547,7 @@ impl Stylesheet {
             files: Vec::new(),
             html_meta_encoding: None,
             fast_xpath: true,
+            unstreamed,
         };
         if errors != 0 {
             return Err(XmlError::Compile {
@@ -1525,6 +1597,12 @@ impl Stylesheet {
             Some(e) if e.eq_ignore_ascii_case("utf-8") => CString::new(e.as_str()).ok(),
             Some(_) => None,
         }
+    }
+
+    /// How many of its expressions were wrapped in parentheses so that libxml2 evaluates
+    /// them step by step rather than by streaming over the document (see `xslt/unstream.rs`).
+    pub fn unstreamed(&self) -> usize {
+        self.unstreamed
     }
 
     /// The `xsl:output` settings.
@@ -2269,6 +2347,67 @@ mod tests {
             }
         }
         assert!(pages.len() >= 60, "{} pages compared", pages.len());
+    }
+
+    #[test]
+    fn unstreamed_paths_match_libxml2_on_every_sample_page() {
+        let pages = sample_pages();
+        let mut styles = std::collections::BTreeMap::new();
+        for p in &pages {
+            let (wrapped, plain) = styles.entry(p.theme.clone()).or_insert_with(|| {
+                let path = repo_stylesheets().join(format!("{}.xsl", p.theme));
+                let wrapped = Stylesheet::compile(&path, &repo_stylesheets()).unwrap();
+                let plain = Stylesheet::compile_with(&path, &repo_stylesheets(), false).unwrap();
+                // The product themes (and the modules they include) have such paths: the
+                // comparison is not vacuous.
+                assert!(wrapped.unstreamed > 0, "{}: nothing wrapped", p.theme);
+                assert_eq!(plain.unstreamed, 0);
+                (wrapped, plain)
+            });
+            let params = [
+                ("page", p.id.as_str()),
+                ("host", "example.fr"),
+                ("status", p.status),
+            ];
+            let run = |style: &Stylesheet| {
+                let doc = parse_document(&p.xml, "t.xml").unwrap();
+                transform(
+                    style,
+                    doc,
+                    &params,
+                    &[&repo_stylesheets()],
+                    Limits::default(),
+                )
+                .unwrap()
+            };
+            p.assert_same(&run(wrapped), &run(plain), "");
+        }
+        assert!(pages.len() >= 60, "{} pages compared", pages.len());
+    }
+
+    #[test]
+    fn unstream_reaches_included_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "part.xsl",
+            r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:template name="street"><xsl:value-of select="/r/a/b"/></xsl:template></xsl:stylesheet>"#,
+        );
+        let main = write(
+            dir.path(),
+            "main.xsl",
+            r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:include href="part.xsl"/><xsl:output method="text"/>
+<xsl:template match="/"><xsl:for-each select="r/a"><xsl:value-of select="b"/></xsl:for-each>
+<xsl:call-template name="street"/></xsl:template></xsl:stylesheet>"#,
+        );
+        let style = Stylesheet::compile(&main, dir.path()).unwrap();
+        // r/a in the main file, /r/a/b in the included one; b is one step.
+        assert_eq!(style.unstreamed, 2);
+        let doc = parse_document(b"<r><a><b>1</b></a><a><b>2</b></a></r>", "t.xml").unwrap();
+        let out = transform(&style, doc, &[], &[dir.path()], Limits::default()).unwrap();
+        assert_eq!(&out[..], b"121");
     }
 
     /// Every replaced function with string, node-set, number, boolean and result-tree-fragment
@@ -3238,6 +3377,7 @@ mod tests {
                 files: Vec::new(),
                 html_meta_encoding: None,
                 fast_xpath: true,
+                unstreamed: 0,
             };
             // Observed on the 2-core machine: the child dies (SIGSEGV) in the first round, 8
             // times out of 8; up to three rounds make a miss even less likely.
