@@ -646,3 +646,181 @@ int vitrine_ctxt_fast_xpath(xsltTransformContextPtr ctxt) {
     xmlXPathRegisterFuncLookup(x, fast_function_lookup, x);
     return 1;
 }
+
+/*
+ * Transform contexts without their per-context function and instruction tables.
+ *
+ * xsltNewTransformContext (1.1.35) fills two hash tables for every transform: the XPath
+ * context's function table (xmlXPathNewContext registers the 27 XPath functions, then
+ * XSLT_REGISTER_VARIABLE_LOOKUP the 9 XSLT ones) and the context's instruction table
+ * (xsltRegisterAllElement, 24 entries); xsltFreeTransformContext frees both. That was 7 % of
+ * the instructions of a page render on the reference theme (callgrind, render --all), for
+ * tables that are the same for every transform and only read afterwards: libxml2 and
+ * libxslt look functions up once per call site (the compiled expression caches the
+ * function) and instructions by xmlHashLookup2.
+ *
+ * vitrine_new_transform_context is xsltNewTransformContext of 1.1.35 step for step, except
+ * that both tables are the process-wide ones built once by vitrine_shared_tables_init, with
+ * the same registration calls. What keeps them read-only: entries are only added by
+ * xsltRegisterExtElement / xsltRegisterExtFunction / xmlXPathRegisterFunc* on a context,
+ * which libxslt calls from extension modules' per-context init functions (EXSLT func, dyn;
+ * the lint refuses every extension namespace but common, strings, math and sets, which
+ * register globally and have none) and never during a transform. vitrine_free_transform_context
+ * detaches them before xsltFreeTransformContext, and reports if their sizes ever changed.
+ * xmlHashLookup* only read a table, so threads may share them like the compiled stylesheet.
+ */
+#include <libxslt/extensions.h>
+#include <libxslt/documents.h>
+#include <libxslt/security.h>
+#include <libxslt/xsltutils.h>
+
+static xmlHashTablePtr shared_funcs;
+static xmlHashTablePtr shared_elements;
+static int shared_funcs_size;
+static int shared_elements_size;
+/* What cur->traceCode points at: libxslt's own variable is static; this holds its value. */
+static unsigned long shared_trace;
+
+/* Builds the shared tables; once, at start-up, before any thread renders and outside any
+ * render arena. Returns 1 on success. */
+int vitrine_shared_tables_init(void) {
+    xmlXPathContextPtr x;
+    xsltTransformContext scratch;
+    if (shared_funcs != NULL)
+        return 1;
+    x = xmlXPathNewContext(NULL);
+    if (x == NULL)
+        return 0;
+    xsltRegisterAllFunctions(x);
+    memset(&scratch, 0, sizeof scratch);
+    xsltRegisterAllElement(&scratch);
+    if (x->funcHash == NULL || scratch.extElements == NULL) {
+        if (scratch.extElements != NULL)
+            xmlHashFree(scratch.extElements, NULL);
+        xmlXPathFreeContext(x);
+        return 0;
+    }
+    shared_funcs = x->funcHash;
+    x->funcHash = NULL;
+    xmlXPathFreeContext(x);
+    shared_elements = scratch.extElements;
+    shared_funcs_size = xmlHashSize(shared_funcs);
+    shared_elements_size = xmlHashSize(shared_elements);
+    shared_trace = (unsigned long) xsltDebugGetDefaultTrace();
+    return 1;
+}
+
+int vitrine_free_transform_context(xsltTransformContextPtr ctxt);
+
+xsltTransformContextPtr vitrine_new_transform_context(xsltStylesheetPtr style, xmlDocPtr doc) {
+    xsltTransformContextPtr cur;
+    xsltDocumentPtr docu;
+    xmlXPathContextPtr x;
+    int i;
+
+    if (shared_funcs == NULL)
+        return NULL;
+    xsltInitGlobals();
+    cur = (xsltTransformContextPtr) xmlMalloc(sizeof(xsltTransformContext));
+    if (cur == NULL)
+        return NULL;
+    memset(cur, 0, sizeof(xsltTransformContext));
+    /* xsltTransformCacheCreate (static in transform.c) */
+    cur->cache = (xsltTransformCachePtr) xmlMalloc(sizeof(xsltTransformCache));
+    if (cur->cache == NULL)
+        goto internal_err;
+    memset(cur->cache, 0, sizeof(xsltTransformCache));
+    cur->dict = xmlDictCreateSub(style->dict);
+    cur->internalized = ((style->internalized) && (cur->dict != NULL));
+    cur->templTab = (xsltTemplatePtr *) xmlMalloc(10 * sizeof(xsltTemplatePtr));
+    if (cur->templTab == NULL)
+        goto internal_err;
+    cur->templNr = 0;
+    cur->templMax = 5;
+    cur->templ = NULL;
+    cur->maxTemplateDepth = xsltMaxDepth;
+    cur->varsTab = (xsltStackElemPtr *) xmlMalloc(10 * sizeof(xsltStackElemPtr));
+    if (cur->varsTab == NULL)
+        goto internal_err;
+    cur->varsNr = 0;
+    cur->varsMax = 10;
+    cur->vars = NULL;
+    cur->varsBase = 0;
+    cur->maxTemplateVars = xsltMaxVars;
+    cur->profTab = NULL;
+    cur->profNr = 0;
+    cur->profMax = 0;
+    cur->prof = 0;
+    cur->style = style;
+    xmlXPathInit();
+    /* xmlXPathNewContext (2.9.14) without its xmlXPathRegisterAllFunctions */
+    x = (xmlXPathContextPtr) xmlMalloc(sizeof(xmlXPathContext));
+    if (x == NULL)
+        goto internal_err;
+    memset(x, 0, sizeof(xmlXPathContext));
+    x->doc = doc;
+    x->funcHash = shared_funcs;
+    x->contextSize = -1;
+    x->proximityPosition = -1;
+    cur->xpathCtxt = x;
+    if (xmlXPathContextSetCache(x, 1, -1, 0) == -1)
+        goto internal_err;
+    if (style->extrasNr != 0) {
+        cur->extrasMax = style->extrasNr + 20;
+        cur->extras = (xsltRuntimeExtraPtr) xmlMalloc(cur->extrasMax * sizeof(xsltRuntimeExtra));
+        if (cur->extras == NULL)
+            goto internal_err;
+        cur->extrasNr = style->extrasNr;
+        for (i = 0; i < cur->extrasMax; i++) {
+            cur->extras[i].info = NULL;
+            cur->extras[i].deallocate = NULL;
+            cur->extras[i].val.ptr = NULL;
+        }
+    } else {
+        cur->extras = NULL;
+        cur->extrasNr = 0;
+        cur->extrasMax = 0;
+    }
+    /* XSLT_REGISTER_VARIABLE_LOOKUP, its two registrations replaced by the shared tables */
+    xmlXPathRegisterVariableLookup(x, xsltXPathVariableLookup, (void *) cur);
+    cur->extElements = shared_elements;
+    x->extra = cur;
+    XSLT_REGISTER_FUNCTION_LOOKUP(cur);
+    x->nsHash = style->nsHash;
+    xsltInitCtxtExts(cur);
+    if (xslDebugStatus == XSLT_DEBUG_NONE)
+        xmlXPathOrderDocElems(doc);
+    cur->parserOptions = XSLT_PARSE_OPTIONS;
+    docu = xsltNewDocument(cur, doc);
+    if (docu == NULL)
+        goto internal_err;
+    docu->main = 1;
+    cur->document = docu;
+    cur->inst = NULL;
+    cur->outputFile = NULL;
+    cur->sec = xsltGetDefaultSecurityPrefs();
+    cur->debugStatus = xslDebugStatus;
+    cur->traceCode = &shared_trace;
+    cur->xinclude = xsltGetXIncludeDefault();
+    cur->keyInitLevel = 0;
+    return cur;
+
+internal_err:
+    vitrine_free_transform_context(cur);
+    return NULL;
+}
+
+/* Frees a context made by vitrine_new_transform_context. Returns 0, or 1 if the shared tables
+ * changed size since start-up (something registered into them: a bug to report). */
+int vitrine_free_transform_context(xsltTransformContextPtr ctxt) {
+    int changed = xmlHashSize(shared_funcs) != shared_funcs_size ||
+                  xmlHashSize(shared_elements) != shared_elements_size;
+    if (ctxt == NULL)
+        return changed;
+    if (ctxt->extElements == shared_elements)
+        ctxt->extElements = NULL;
+    if (ctxt->xpathCtxt != NULL && ctxt->xpathCtxt->funcHash == shared_funcs)
+        ctxt->xpathCtxt->funcHash = NULL;
+    xsltFreeTransformContext(ctxt);
+    return changed;
+}

@@ -116,6 +116,12 @@ extern "C" {
     fn vitrine_ctxt_stop(ctxt: ffi::xsltTransformContextPtr);
     fn vitrine_style_doc_url(style: *mut c_void) -> *const c_char;
     fn vitrine_ctxt_fast_xpath(ctxt: ffi::xsltTransformContextPtr) -> c_int;
+    fn vitrine_shared_tables_init() -> c_int;
+    fn vitrine_new_transform_context(
+        style: ffi::xsltStylesheetPtr,
+        doc: ffi::xmlDocPtr,
+    ) -> ffi::xsltTransformContextPtr;
+    fn vitrine_free_transform_context(ctxt: ffi::xsltTransformContextPtr) -> c_int;
     // libexslt: registers one EXSLT module's functions and elements with libxslt.
     fn exsltCommonRegister();
     fn exsltStrRegister();
@@ -953,6 +959,12 @@ pub fn init() {
                 c"probe".as_ptr().cast(),
                 c"urn:vitrine:no-such-extension".as_ptr().cast(),
             );
+            // The function and instruction tables every transform context shares (see
+            // shim.c): built here, outside any render arena, before any thread renders.
+            assert!(
+                vitrine_shared_tables_init() != 0,
+                "libxslt could not build its function tables"
+            );
             ffi::xmlSetExternalEntityLoader(Some(deny_entity_loader));
             // New threads start from these defaults (libxml2 error globals are per-thread).
             ffi::xmlThrDefSetStructuredErrorFunc(ptr::null_mut(), Some(structured_error));
@@ -1732,9 +1744,10 @@ pub fn transform(
     let (result, _) = with_roots(roots, || {
         // SAFETY: the stylesheet is alive and read-only; `doc` is private to this call and
         // freed by its Drop after the context that references it; every object created here
-        // is freed before returning. The security prefs are process-lifetime.
+        // is freed before returning. The security prefs are process-lifetime, and so are the
+        // function tables the context borrows (built by `init`, only read by transforms).
         unsafe {
-            let ctxt = ffi::xsltNewTransformContext(style.ptr.as_ptr(), doc.ptr.as_ptr());
+            let ctxt = vitrine_new_transform_context(style.ptr.as_ptr(), doc.ptr.as_ptr());
             if ctxt.is_null() {
                 return Err(XmlError::Transform {
                     messages: "could not create a transform context".to_owned(),
@@ -1770,7 +1783,12 @@ pub fn transform(
             );
             let failed = vitrine_ctxt_failed(ctxt) != 0;
             window.forget_context();
-            ffi::xsltFreeTransformContext(ctxt);
+            if vitrine_free_transform_context(ctxt) != 0 {
+                // Something registered a function or instruction into the tables all
+                // contexts share; nothing known does (see shim.c).
+                tracing::error!("libxslt's shared function tables changed during a transform");
+                debug_assert!(false, "shared function tables changed");
+            }
             let error = |window: &BudgetWindow, messages: String| XmlError::Transform {
                 messages: match window.tripped() {
                     Some(why) if messages == NO_DIAGNOSTIC => budget_message(why, &limits),
@@ -2712,6 +2730,52 @@ mod tests {
         let doc = parse_document(xml.as_bytes(), "t.xml")?;
         let out = transform(style, doc, &[], &[], Limits::default())?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Transform contexts borrow one function table and one instruction table (shim.c):
+    /// every XPath, XSLT and allowed EXSLT function and every XSLT instruction is still
+    /// found, from several threads at once, and the tables never change.
+    #[test]
+    fn shared_function_tables_answer_like_libxslt() {
+        let dir = tempfile::tempdir().unwrap();
+        let style = compile_in(
+            dir.path(),
+            r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:exsl="http://exslt.org/common" xmlns:str="http://exslt.org/strings"
+    xmlns:math="http://exslt.org/math" xmlns:set="http://exslt.org/sets">
+<xsl:output method="text"/>
+<xsl:key name="k" match="i" use="@n"/>
+<xsl:template match="/">
+<xsl:value-of select="concat(function-available('concat'), function-available('key'),
+  function-available('exsl:node-set'), function-available('nope'),
+  element-available('xsl:value-of'), element-available('xsl:for-each'),
+  element-available('xsl:nope'))"/>|<xsl:value-of select="key('k', 'b')"/>|<xsl:value-of
+  select="format-number(1234.5, '#,##0.00')"/>|<xsl:value-of select="string-length(generate-id()) &gt; 0"/>|<xsl:value-of
+  select="system-property('xsl:version')"/>|<xsl:value-of select="count(exsl:node-set(/r/i))"/>|<xsl:value-of
+  select="str:padding(3, '-')"/>|<xsl:value-of select="math:max(/r/i/@v)"/>|<xsl:value-of
+  select="count(set:distinct(/r/i/@n))"/>|<xsl:for-each select="/r/i"><xsl:sort select="@v" data-type="number"/><xsl:value-of select="@n"/></xsl:for-each>
+</xsl:template></xsl:stylesheet>"#,
+            &[],
+        )
+        .unwrap();
+        let xml = r#"<r><i n="a" v="3">x</i><i n="b" v="1">y</i><i n="a" v="2">z</i></r>"#;
+        let expected = "truetruetruefalsetruetruefalse|y|1,234.50|true|1.0|3|---|3|2|baa";
+        assert_eq!(apply(&style, xml).unwrap(), expected);
+        let style = Arc::new(style);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let style = Arc::clone(&style);
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let out = render_scope(|| apply(&style, xml).unwrap());
+                        assert_eq!(out, expected);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     const EXSLT_HEAD: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
