@@ -14,7 +14,8 @@
 //!    error handlers);
 //! 2. every transform gets its own input document (libxslt mutates the input: strip-space,
 //!    document-order indexes) and its own transform context; a [`Document`] is owned, never
-//!    shared;
+//!    shared. The context's function and instruction tables, the same for every transform,
+//!    are built once by [`init`] and only read (`vitrine_new_transform_context` in `shim.c`);
 //! 3. a [`Stylesheet`] is freed only when its last `Arc` is dropped, so never while in use;
 //! 4. stylesheets that libxslt 1.1.35 would write into during a transform (`xsl:sort` with
 //!    attribute value templates, libxslt issue #78) are refused at compile time.
@@ -42,6 +43,12 @@
 //! ([`render_scope`]): there it comes from the render thread's arena, and the render's trees
 //! are dropped at once when it ends, without being walked (`xslt/arena.rs` says what keeps
 //! that sound).
+//!
+//! # Evaluation
+//!
+//! Before libxslt compiles a module, its multi-step paths are wrapped in parentheses, so
+//! that libxml2 evaluates them step by step rather than by streaming over the whole document
+//! (`xslt/unstream.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
