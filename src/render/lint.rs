@@ -101,7 +101,9 @@ const ALLOWED_HINT: &str = "themes may call only XSLT 1.0 functions and exsl:nod
 /// Returns every problem found, each as `file:line: what; what to do`.
 pub fn lint_module(root: Node<'_>, file: &str) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
-    walk(root, file, &mut problems);
+    for node in root.descendants() {
+        check_element(node, file, &mut problems);
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -109,7 +111,8 @@ pub fn lint_module(root: Node<'_>, file: &str) -> Result<(), Vec<String>> {
     }
 }
 
-fn walk(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
+/// Checks one element and its attributes (not its children).
+fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
     let mut problem = |what: String| problems.push(format!("{file}:{}: {what}", node.line()));
     let ns = node.namespace().unwrap_or("");
     let qname = match node.prefix() {
@@ -195,9 +198,6 @@ fn walk(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
                 }
             }
         }
-    }
-    for child in node.children() {
-        walk(child, file, problems);
     }
 }
 

@@ -554,34 +554,18 @@ unsafe extern "C" fn confined_loader(
     }
     match read_capped(&path) {
         Ok(bytes) => match parse_raw(&bytes, &path.to_string_lossy(), dict) {
-            Ok(mut doc) if is_module => {
-                // Modules are linted and prepared like the main file, before libxslt
-                // compiles them.
-                let lint = match doc.root() {
-                    Some(root) => super::lint::lint_module(root, &path.to_string_lossy()),
-                    None => Ok(()),
-                };
-                match lint {
-                    Ok(()) => {
-                        LOADER.with(|l| {
-                            let mut l = l.borrow_mut();
-                            if l.unstream {
-                                l.unstreamed += doc.unstream_paths();
-                            }
-                        });
-                        doc.into_raw()
-                    }
-                    Err(problems) => {
-                        MESSAGES.with(|m| {
-                            let mut m = m.borrow_mut();
-                            for p in problems {
-                                m.push(p);
-                            }
-                        });
-                        ptr::null_mut()
-                    }
+            Ok(mut doc) if is_module => match prepare_module(&mut doc, &path.to_string_lossy()) {
+                Ok(()) => doc.into_raw(),
+                Err(problems) => {
+                    MESSAGES.with(|m| {
+                        let mut m = m.borrow_mut();
+                        for p in problems {
+                            m.push(p);
+                        }
+                    });
+                    ptr::null_mut()
                 }
-            }
+            },
             Ok(doc) => doc.into_raw(),
             Err(e) => {
                 MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
@@ -592,6 +576,46 @@ unsafe extern "C" fn confined_loader(
             MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
             ptr::null_mut()
         }
+    }
+}
+
+/// What every stylesheet module goes through before libxslt compiles it, the main file (from
+/// [`Stylesheet::compile`]) and each import or include (from [`confined_loader`]): the lint,
+/// then the [`unstream`] rewrite unless the compile turned it off.
+fn prepare_module(doc: &mut Document, file: &str) -> Result<(), Vec<String>> {
+    if let Some(root) = doc.root() {
+        super::lint::lint_module(root, file)?;
+    }
+    if LOADER.with(|l| l.borrow().unstream) {
+        let wrapped = doc.unstream_paths();
+        LOADER.with(|l| l.borrow_mut().unstreamed += wrapped);
+    }
+    Ok(())
+}
+
+/// One compile's [`unstream`] setting and count in [`LoaderState`]; the setting goes back to
+/// on when it is dropped, whichever way the compile ends.
+struct UnstreamCount;
+
+impl UnstreamCount {
+    fn start(unstream: bool) -> UnstreamCount {
+        LOADER.with(|l| {
+            let mut l = l.borrow_mut();
+            l.unstream = unstream;
+            l.unstreamed = 0;
+        });
+        UnstreamCount
+    }
+
+    /// Expressions wrapped so far in this compile's modules.
+    fn total(&self) -> usize {
+        LOADER.with(|l| l.borrow().unstreamed)
+    }
+}
+
+impl Drop for UnstreamCount {
+    fn drop(&mut self) {
+        LOADER.with(|l| l.borrow_mut().unstream = true);
     }
 }
 
@@ -1120,10 +1144,24 @@ impl Document {
     /// Wraps the multi-step paths of the XSLT instructions of this stylesheet module in
     /// parentheses (see [`unstream`]); returns how many.
     fn unstream_paths(&mut self) -> usize {
-        let mut changes = Vec::new();
-        if let Some(root) = self.root() {
-            collect_unstreamed(root, &mut changes);
-        }
+        let changes: Vec<(NonNull<ffi::xmlNode>, CString, CString)> = self
+            .root()
+            .into_iter()
+            .flat_map(|root| root.descendants())
+            .filter(|node| node.namespace() == Some(super::lint::XSLT_NS))
+            .flat_map(|node| {
+                node.attributes()
+                    .filter(|a| a.namespace.is_none())
+                    .filter_map(move |a| {
+                        let new = unstream::unstream(a.name, &a.value)?;
+                        Some((
+                            node.ptr,
+                            CString::new(a.name).ok()?,
+                            CString::new(new).ok()?,
+                        ))
+                    })
+            })
+            .collect();
         for (node, name, value) in &changes {
             // SAFETY: `node` is an element of this document, which `&mut self` keeps alive and
             // unshared; the strings are NUL-terminated. xmlSetProp replaces the value of the
@@ -1142,24 +1180,6 @@ impl Document {
             ptr,
             _doc: std::marker::PhantomData,
         })
-    }
-}
-
-/// The XSLT-instruction attributes under `node` that [`unstream`] rewrites, with their new
-/// values.
-fn collect_unstreamed(node: Node<'_>, out: &mut Vec<(NonNull<ffi::xmlNode>, CString, CString)>) {
-    if node.namespace() == Some(super::lint::XSLT_NS) {
-        for attr in node.attributes().filter(|a| a.namespace.is_none()) {
-            let Some(new) = unstream::unstream(attr.name, &attr.value) else {
-                continue;
-            };
-            if let (Ok(name), Ok(value)) = (CString::new(attr.name), CString::new(new)) {
-                out.push((node.ptr, name, value));
-            }
-        }
-    }
-    for child in node.children() {
-        collect_unstreamed(child, out);
     }
 }
 
@@ -1211,6 +1231,18 @@ impl<'a> Node<'a> {
                     });
                 }
             }
+        })
+    }
+
+    /// This element and every element beneath it, in document order.
+    pub fn descendants(&self) -> impl Iterator<Item = Node<'a>> {
+        let mut stack = vec![*self];
+        std::iter::from_fn(move || {
+            let node = stack.pop()?;
+            let first = stack.len();
+            stack.extend(node.children());
+            stack[first..].reverse();
+            Some(node)
         })
     }
 
@@ -1519,37 +1551,23 @@ impl Stylesheet {
             source,
         })?;
         let bytes = read_capped(&abs)?;
+        let counting = UnstreamCount::start(unstream);
         let mut doc = parse_raw(&bytes, &abs.to_string_lossy(), ptr::null_mut())?;
-        if let Some(root_el) = doc.root() {
-            super::lint::lint_module(root_el, &abs.to_string_lossy()).map_err(|problems| {
-                XmlError::Compile {
-                    file: file.clone(),
-                    messages: problems.join("; "),
-                }
-            })?;
-        }
-        let unstreamed = if unstream { doc.unstream_paths() } else { 0 };
+        prepare_module(&mut doc, &abs.to_string_lossy()).map_err(|problems| XmlError::Compile {
+            file: file.clone(),
+            messages: problems.join("; "),
+        })?;
         let root = root.canonicalize().map_err(|source| XmlError::Io {
             file: root.display().to_string(),
             source,
         })?;
         let raw_doc = doc.into_raw();
-        LOADER.with(|l| {
-            let mut l = l.borrow_mut();
-            l.unstream = unstream;
-            l.unstreamed = 0;
-        });
         let (style, mut files) = with_roots(&[&root], || {
             // SAFETY: `raw_doc` is a valid document we own; on success the stylesheet takes
             // ownership of it, on failure (NULL) it stays ours and is freed below.
             unsafe { ffi::xsltParseStylesheetDoc(raw_doc) }
         });
-        let unstreamed = unstreamed
-            + LOADER.with(|l| {
-                let mut l = l.borrow_mut();
-                l.unstream = true;
-                std::mem::take(&mut l.unstreamed)
-            });
+        let unstreamed = counting.total();
         let Some(style) = NonNull::new(style) else {
             // SAFETY: compilation failed, so libxslt did not take the document.
             unsafe { ffi::xmlFreeDoc(raw_doc) };
