@@ -219,6 +219,15 @@ impl Connection {
         }
     }
 
+    /// Reads more bytes into the buffer where more must come: the end of the stream is an
+    /// I/O error.
+    async fn fill_more(&mut self) -> Result<(), Failure> {
+        match self.fill().await? {
+            0 => Err(ErrorKind::Io.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads and consumes an answer head: (status, framing of its body, keep-alive).
     async fn read_head(&mut self, head_only: bool) -> Result<(u16, Framing, bool), Failure> {
         let mut received = self.end > self.start;
@@ -260,9 +269,7 @@ impl Connection {
             if n == 0 {
                 return Ok(());
             }
-            if self.fill().await? == 0 {
-                return Err(ErrorKind::Io.into());
-            }
+            self.fill_more().await?;
         }
     }
 
@@ -289,18 +296,14 @@ impl Connection {
                 Ok(httparse::Status::Partial) => {}
                 Err(_) => return Err(ErrorKind::Http.into()),
             }
-            if self.fill().await? == 0 {
-                return Err(ErrorKind::Io.into());
-            }
+            self.fill_more().await?;
         }
     }
 
     /// Consumes the CRLF that ends a chunk's data.
     async fn expect_crlf(&mut self) -> Result<(), Failure> {
         while self.end - self.start < 2 {
-            if self.fill().await? == 0 {
-                return Err(ErrorKind::Io.into());
-            }
+            self.fill_more().await?;
         }
         if &self.buf[self.start..self.start + 2] != b"\r\n" {
             return Err(ErrorKind::Http.into());
@@ -323,9 +326,7 @@ impl Connection {
             if pending.len() > MAX_HEAD {
                 return Err(ErrorKind::Http.into());
             }
-            if self.fill().await? == 0 {
-                return Err(ErrorKind::Io.into());
-            }
+            self.fill_more().await?;
         }
     }
 
