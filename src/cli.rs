@@ -62,6 +62,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Check stylesheets, site XMLs, renders and the domain map before a deploy.
     Check(CheckArgs),
+    /// Report the libxml2/libxslt in use, which fast paths are on, and the self-test.
+    Doctor,
     /// Write site XML files (and the domain map) from back-office records (JSON Lines).
     Export(ExportArgs),
     /// Take a site offline: remove its domains from the map, then move its folder to the

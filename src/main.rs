@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use vitrine::cli::{BenchCommand, Cli, Command};
 use vitrine::cmd;
 
@@ -14,7 +14,17 @@ use vitrine::cmd;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // libxml2/libxslt global set-up (in `engine`) must happen before any thread can use
+    // them; the engine's report is also the long `--version`.
+    let engine = vitrine::render::xslt::engine();
+    // clap keeps `&'static str` versions; this one string lives as long as the process.
+    let long_version: &'static str =
+        Box::leak(format!("{}\n{}", env!("CARGO_PKG_VERSION"), engine.report()).into_boxed_str());
+    let matches = Cli::command().long_version(long_version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VITRINE_LOG")
@@ -22,8 +32,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    // libxml2/libxslt global set-up must happen before any thread can use them.
-    vitrine::render::xslt::init();
+    if matches!(cli.command, Command::Serve(_)) {
+        engine.log();
+    } else {
+        engine.log_notes();
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = cli.runtime_threads() {
         builder.worker_threads(n);
@@ -42,6 +55,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => cmd::replay::run(args).await,
             Command::Render(args) => cmd::render::run(args).await,
             Command::Check(args) => cmd::check::run(args).await,
+            Command::Doctor => Ok(cmd::doctor::run()),
             Command::Export(args) => cmd::export::run(args).await,
             Command::Unpublish(args) => cmd::unpublish::run(args).await,
             Command::Bench {

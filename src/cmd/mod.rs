@@ -2,6 +2,7 @@
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
 pub mod check;
+pub mod doctor;
 pub mod domains;
 pub mod export;
 pub mod render;

@@ -4,10 +4,10 @@
 //! reload, last good version kept on failure), the bounded pool of threads that run the
 //! CPU-bound parse and transform off the async reactor ([`pool::RenderPool`]), and the rules of a
 //! page render ([`render_page`]). The libxml2/libxslt binding itself lives in [`xslt`], and what
-//! a theme may contain is checked by [`lint`].
+//! a theme may contain is checked by [`lint`](xslt::lint).
 
 pub mod diag;
-pub mod lint;
+pub use xslt::lint;
 pub mod pool;
 pub mod xslt;
 

@@ -189,10 +189,13 @@ async fn page_response(
                 .themes
                 .for_site(file.rel.as_str(), &file.bytes)
                 .map_err(render_err)?;
+            // The engine's tag is in the validator because a library update or a fast path
+            // turned off can change a page's bytes with neither file changing.
             let etag = format!(
-                "\"{:016x}{:016x}{}\"",
+                "\"{:016x}{:016x}{:08x}{}\"",
                 file.stamp,
                 theme.version,
+                render::xslt::engine().tag() as u32,
                 coding.etag_suffix()
             );
             let last_modified = file.modified.max(theme.modified);

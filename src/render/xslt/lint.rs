@@ -3,9 +3,11 @@
 //! It runs on the main file of a theme and, from the confined loader, on every module it
 //! imports or includes, before libxslt sees them. It refuses:
 //!
-//! - `xsl:sort` with an attribute value template in `data-type`, `order`, `lang` or
-//!   `case-order`: libxslt 1.1.35 writes into the shared compiled stylesheet while sorting
-//!   (libxslt issue #78), which corrupts the heap when several threads render;
+//! - on libxslt before 1.1.38 ([`super::engine::sort_avt_unsafe`]), `xsl:sort` with an
+//!   attribute value template in `data-type`, `order`, `lang` or `case-order`: those
+//!   versions write into the shared compiled stylesheet while sorting (libxslt issue #78),
+//!   which corrupts the heap when several threads render; 1.1.38 fixed it, and there such a
+//!   sort is allowed;
 //! - extension namespaces outside [`ALLOWED_FUNCTIONS`] in `extension-element-prefixes`,
 //!   any extension element (the allowed modules contribute none; `exsl:document`,
 //!   `saxon:output`, `xalan:write` and `xsl:document` write files), and calls of extension
@@ -28,10 +30,7 @@
 //!
 //! Every message names the file and line and says what to do instead.
 
-use super::xslt::Node;
-
-/// The XSLT namespace.
-pub const XSLT_NS: &str = "http://www.w3.org/1999/XSL/Transform";
+use super::dom::{Node, XSLT_NS};
 
 /// Extension functions themes may call: namespace, usual prefix, local names. These modules
 /// and only these are registered with libxslt at start-up.
@@ -122,7 +121,7 @@ fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
     let is_xslt = ns == XSLT_NS;
     if is_xslt {
         match node.name() {
-            "sort" => {
+            "sort" if super::engine::sort_avt_unsafe() => {
                 for attr in ["data-type", "order", "lang", "case-order"] {
                     if node.attr(attr).is_some_and(|v| v.contains('{')) {
                         problem(format!(
