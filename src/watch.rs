@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::render::{diag, valid_theme_name, ReloadOutcome, Themes};
+use crate::render::{valid_theme_name, ReloadOutcome, Themes};
 
 /// How long to wait for more events after the last one before reloading: editors emit bursts.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -168,7 +168,7 @@ pub fn log_outcomes(outcomes: &[ReloadOutcome]) {
     for o in outcomes {
         match o {
             ReloadOutcome::Loaded(name) => tracing::info!("theme {name} (re)compiled and live"),
-            ReloadOutcome::Failed(name, e) => match diag::locate(e) {
+            ReloadOutcome::Failed(name, e) => match e.location() {
                 Some(at) => tracing::error!(
                     "theme {name} NOT (re)loaded, error at {at}; the previous version, if any, keeps serving: {e}"
                 ),

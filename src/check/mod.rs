@@ -25,7 +25,7 @@ use crate::fsx::{RelPath, Root};
 use crate::publish::Visit;
 use crate::publish::{export::NOT_FOUND_PAGE, for_each_site, render_file, render_parsed_file};
 use crate::render::xslt::{self, Document, Schema, SchemaError};
-use crate::render::{self, diag, Limits, Location, RenderError, Themes};
+use crate::render::{self, Limits, Location, RenderError, Themes};
 use crate::site::{self, Host};
 
 /// What kind of problem; the `kebab-case` names are the JSON `kind` values.
@@ -461,7 +461,7 @@ impl SiteCheck<'_> {
         let doc = match xslt::parse_document(&file.bytes, &name) {
             Ok(doc) => doc,
             Err(e) => {
-                let line = diag::locate(&e).and_then(|l| l.line);
+                let line = e.location().and_then(|l| l.line);
                 out.problems
                     .push(problem(Kind::Xml, e.to_string()).at(shown, line));
                 return out;
@@ -551,7 +551,7 @@ impl SiteCheck<'_> {
             let mut p = problem(Kind::Render, e.to_string()).host(&host).page(page);
             p.theme = Some(theme.name.clone());
             match &e {
-                RenderError::Xml(x) => match diag::locate(x) {
+                RenderError::Xml(x) => match x.location() {
                     Some(Location { file, line }) => p.at(
                         display_path(&file, self.themes.dir(), self.stylesheets_shown),
                         line,

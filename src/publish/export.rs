@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::{for_each_site, render_file, render_parsed_file, Visit};
 use crate::fsx::{RelPath, Root};
-use crate::render::{self, diag, Limits, Location, RenderError, Themes};
+use crate::render::{self, Limits, Location, RenderError, Themes};
 use crate::site::{self, Host};
 
 /// Page ids that would collide with the tree's own files.
@@ -240,7 +240,7 @@ impl Export<'_> {
             };
         let render_fail = |page: &str, e: RenderError| {
             let location = match &e {
-                RenderError::Xml(x) => diag::locate(x),
+                RenderError::Xml(x) => x.location(),
                 _ => None,
             };
             fail(Some(page), e.to_string(), location)
@@ -268,7 +268,7 @@ impl Export<'_> {
         let doc = match render::xslt::parse_document(&file.bytes, &name.to_string_lossy()) {
             Ok(doc) => doc,
             Err(e) => {
-                let location = diag::locate(&e);
+                let location = e.location();
                 result.failures.push(fail(None, e.to_string(), location));
                 return result;
             }

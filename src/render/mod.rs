@@ -4,9 +4,8 @@
 //! reload, last good version kept on failure), the bounded pool of threads that run the
 //! CPU-bound parse and transform off the async reactor ([`pool::RenderPool`]), and the rules of a
 //! page render ([`render_page`]). The libxml2/libxslt binding itself lives in [`xslt`], and what
-//! a theme may contain is checked by [`lint`](xslt::lint).
+//! a theme may contain is checked by [`lint`].
 
-pub mod diag;
 pub use xslt::lint;
 pub mod pool;
 pub mod xslt;
@@ -21,8 +20,8 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
-pub use diag::Location;
 pub use pool::{Overloaded, RenderPool};
+pub use xslt::Location;
 pub use xslt::{Document, Limits, XmlError};
 
 /// Errors of the rendering domain.
@@ -145,7 +144,7 @@ impl ThemeFailure {
     fn of(err: &XmlError) -> ThemeFailure {
         ThemeFailure {
             message: err.to_string(),
-            location: diag::locate(err),
+            location: err.location(),
         }
     }
 }

@@ -17,7 +17,7 @@
 //! - Objects meant to outlive a render (compiled stylesheets, schemas, the first use of
 //!   libxml2 on a thread) are made outside scopes: their constructors [`suspend`] the arena.
 //! - Strings libxml2 keeps per thread (the last error) are cleared when a scope closes, by
-//!   the caller in `xslt.rs`.
+//!   the caller in `transform.rs`.
 //!
 //! Debug builds fill the used part of a slot with a poison byte when a scope closes, so that
 //! a test that broke the rule reads garbage pointers and crashes instead of passing.

@@ -137,7 +137,7 @@ impl Budget {
             // SAFETY: `ctxt` is the live transform context of the transform running on this
             // very thread (set by `BudgetWindow::open`, cleared before the context is freed),
             // and we are inside one of its allocations, so no other thread touches it and
-            // there is no data race. The shim does what libxslt's own error paths do from
+            // there is no data race. `c/context.c` does what libxslt's own error paths do from
             // equally deep places (e.g. xsltApplySequenceConstructor's operation limit): it
             // sets `state = XSLT_STATE_STOPPED`, which every loop of the transform checks to
             // unwind, freeing as usual; and it spends the rest of the XPath operation budget,

@@ -1,5 +1,9 @@
 //! What libxml2 and libxslt report: every message of the current operation on this thread,
-//! bounded in count and size.
+//! bounded in count and size, and where the fault is ([`Location`]), kept as data from the
+//! moment it is reported: libxml2's structured errors carry file and line; libxslt 1.1's
+//! only report is its context line (`compilation error: file PATH line N element NAME`),
+//! read once, here, as it arrives; the loader adds the location of a nested failure (a
+//! module that does not parse, or that the lint refuses).
 
 use super::*;
 
@@ -8,9 +12,81 @@ thread_local! {
     pub(super) static MESSAGES: RefCell<Messages> = const { RefCell::new(Messages::new()) };
 }
 
+/// A file and, when known, a 1-based line in it: the place an operator must open.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Location {
+    /// The file, as libxml2/libxslt named it (absolute for stylesheets).
+    pub file: String,
+    /// The line, when it is known.
+    pub line: Option<u32>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
+}
+
+/// Where the faults of one operation were reported, by kind of report.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Where {
+    /// libxslt's context line: the stylesheet module and line of the instruction at fault.
+    pub(super) context: Option<Location>,
+    /// A nested failure reported by the loader (an imported module).
+    pub(super) nested: Option<Location>,
+    /// libxml2's first structured error with a line: `file` is `None` when libxml2 gave none.
+    pub(super) first: Option<(Option<String>, u32)>,
+}
+
+impl Where {
+    fn first_in(&self, file: &str) -> Option<Location> {
+        self.first.as_ref().map(|(f, line)| Location {
+            file: f.clone().unwrap_or_else(|| file.to_owned()),
+            line: Some(*line),
+        })
+    }
+
+    /// For a document that did not parse: the nested failure, else the first line
+    /// libxml2 gave, else the file alone.
+    pub(super) fn of_parse(&self, file: &str) -> Location {
+        self.nested
+            .clone()
+            .or_else(|| self.first_in(file))
+            .unwrap_or_else(|| at(file, None))
+    }
+
+    /// For a stylesheet that did not compile: a nested failure (an imported module that did
+    /// not parse or was refused: the cause, while libxslt's context then only names the
+    /// `xsl:include`), else libxslt's context, else the first line libxml2 gave, else the
+    /// main file.
+    pub(super) fn of_compile(&self, file: &str) -> Location {
+        self.nested
+            .clone()
+            .or_else(|| self.context.clone())
+            .or_else(|| self.first_in(file))
+            .unwrap_or_else(|| at(file, None))
+    }
+
+    /// For a transform that failed: libxslt's context or a nested failure, if any.
+    pub(super) fn of_transform(&self) -> Option<Location> {
+        self.context.clone().or_else(|| self.nested.clone())
+    }
+}
+
+pub(super) fn at(file: &str, line: Option<u32>) -> Location {
+    Location {
+        file: file.to_owned(),
+        line,
+    }
+}
+
 pub(super) struct Messages {
     pub(super) lines: Vec<String>,
     pub(super) dropped: usize,
+    pub(super) at: Where,
 }
 
 impl Messages {
@@ -18,6 +94,18 @@ impl Messages {
         Messages {
             lines: Vec::new(),
             dropped: 0,
+            at: Where {
+                context: None,
+                nested: None,
+                first: None,
+            },
+        }
+    }
+
+    /// Records a nested failure's location, unless one is known already.
+    pub(super) fn nested_at(&mut self, location: Option<Location>) {
+        if self.at.nested.is_none() {
+            self.at.nested = location;
         }
     }
 
@@ -45,7 +133,8 @@ impl Messages {
         self.lines.push(line);
     }
 
-    pub(super) fn take(&mut self) -> String {
+    pub(super) fn take(&mut self) -> (String, Where) {
+        let at = std::mem::take(&mut self.at);
         let mut out = self.lines.join("; ");
         if self.dropped > 0 {
             out.push_str(&format!(" ({} more errors suppressed)", self.dropped));
@@ -55,7 +144,7 @@ impl Messages {
         }
         self.lines.clear();
         self.dropped = 0;
-        out
+        (out, at)
     }
 }
 
@@ -73,16 +162,35 @@ impl FloorCharBoundary for String {
     }
 }
 
-pub(super) fn take_messages() -> String {
+/// The messages of the current operation, and where they place the fault.
+pub(super) fn take_messages() -> (String, Where) {
     MESSAGES.with(|m| m.borrow_mut().take())
 }
 
 pub(super) fn clear_messages() {
     MESSAGES.with(|m| {
-        let mut m = m.borrow_mut();
-        m.lines.clear();
-        m.dropped = 0;
+        let _ = m.borrow_mut().take();
     });
+}
+
+fn leading_number(s: &str) -> Option<u32> {
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// libxslt's context line, `... error: file PATH line N element ...` (xsltPrintErrorContext,
+/// libxslt's only way of saying where a fault is).
+fn libxslt_context(message: &str) -> Option<Location> {
+    for (i, _) in message.match_indices("error: file ") {
+        let rest = &message[i + "error: file ".len()..];
+        let Some(sep) = rest.find(" line ") else {
+            continue;
+        };
+        if let Some(line) = leading_number(&rest[sep + " line ".len()..]) {
+            return Some(at(&rest[..sep], (line > 0).then_some(line)));
+        }
+    }
+    None
 }
 
 /// Receives every formatted libxml2/libxslt message (from the C trampoline).
@@ -92,33 +200,47 @@ pub(super) extern "C" fn vitrine_xml_message(_ctx: *mut c_void, msg: *const c_ch
         return;
     }
     MESSAGES.with(|m| {
-        m.borrow_mut().note(|| {
+        let mut m = m.borrow_mut();
+        let mut context = None;
+        let wants_context = m.at.context.is_none();
+        m.note(|| {
             // SAFETY: the trampoline passes a NUL-terminated buffer that lives for this call.
-            unsafe { CStr::from_ptr(msg) }
+            let text = unsafe { CStr::from_ptr(msg) }
                 .to_string_lossy()
-                .into_owned()
-        })
+                .into_owned();
+            if wants_context {
+                context = libxslt_context(&text);
+            }
+            text
+        });
+        if context.is_some() {
+            m.at.context = context;
+        }
     });
 }
 
-/// libxml2's structured error callback: keeps file and line with the message.
-pub(super) extern "C" fn structured_error(_ctx: *mut c_void, error: ffi::xmlErrorPtr) {
+/// libxml2's structured error callback: keeps the message, and file and line as data.
+pub(super) extern "C" fn structured_error(_ctx: *mut c_void, error: ErrorPtr) {
     if error.is_null() {
         return;
     }
+    // SAFETY: libxml2 passes a valid error record for the duration of the callback; its
+    // strings are NUL-terminated or NULL.
+    let (message, file, line) = unsafe {
+        let e = &*error;
+        let text = |p: *mut c_char| {
+            (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+        };
+        (text(e.message), text(e.file), e.line)
+    };
     MESSAGES.with(|m| {
-        m.borrow_mut().note(|| {
-            // SAFETY: libxml2 passes a valid error record for the duration of the callback;
-            // its strings are NUL-terminated or NULL.
-            unsafe {
-                let e = &*error;
-                let msg = if e.message.is_null() {
-                    String::from("unknown error")
-                } else {
-                    CStr::from_ptr(e.message).to_string_lossy().into_owned()
-                };
-                format!("line {}: {}", e.line, msg.trim_end())
-            }
-        })
+        let mut m = m.borrow_mut();
+        if line > 0 && m.at.first.is_none() {
+            m.at.first = Some((file, u32::try_from(line).unwrap_or(0)));
+        }
+        m.note(|| {
+            let msg = message.unwrap_or_else(|| String::from("unknown error"));
+            format!("line {line}: {}", msg.trim_end())
+        });
     });
 }

@@ -14,7 +14,7 @@
 //!    with the library's own code must give the same bytes;
 //! 4. `VITRINE_FAST_PATHS` is not `off`.
 //!
-//! The decision is made once per process ([`engine`]) and logged in one line per path turned
+//! The decision is made once per process ([`engine()`]) and logged in one line per path turned
 //! off ([`Engine::log`]). Its outcome is part of every page's ETag ([`Engine::tag`]): a
 //! library update or a fast path switched off may change a page's bytes, and a client must
 //! never be answered 304 for bytes it never had.
@@ -211,7 +211,7 @@ impl fmt::Display for FastPaths {
     }
 }
 
-/// The engine this process renders with, decided once by [`engine`].
+/// The engine this process renders with, decided once by [`engine()`].
 #[derive(Debug)]
 pub struct Engine {
     /// What the binary was built against.

@@ -73,7 +73,7 @@ unsafe fn bytes<'a>(p: *const u8) -> &'a [u8] {
 /// `doc` is a live result document that nothing else reads or writes during the call, on
 /// which `htmlSetMetaEncoding` has already run (as libxslt does before serialising).
 pub(super) unsafe fn write_document(doc: ffi::xmlDocPtr, out: &mut Vec<u8>) -> Option<()> {
-    // SAFETY (whole function): every pointer followed is a link of the live tree (children,
+    // SAFETY: (whole function) every pointer followed is a link of the live tree (children,
     // next, parent, properties) or a string it owns, read-only, as the caller guarantees.
     unsafe {
         let noenc = vitrine_text_noenc_name();

@@ -27,7 +27,7 @@ pub(super) fn thread_setup() {
 }
 
 /// libxslt's own copy of the XSLT namespace URI (see `vitrine_find_xslt_ns_literal` in
-/// shim.c), or null when it could not be identified; set once by [`init`]. Compiled
+/// c/ns_intern.c), or null when it could not be identified; set once by [`init`]. Compiled
 /// stylesheets point their XSLT namespace declarations at it, which makes libxslt's
 /// "is this an XSLT instruction?" test a pointer comparison.
 pub(super) static XSLT_NS_LITERAL: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());

@@ -96,9 +96,24 @@ const EXPRESSION_ATTRIBUTES: &[&str] =
 const ALLOWED_HINT: &str = "themes may call only XSLT 1.0 functions and exsl:node-set, \
     exsl:object-type, str:*, math:* (not math:random) and set:* from EXSLT (see SECURITY.md)";
 
+/// One thing the lint refuses: where, and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintProblem {
+    /// The module and line of the construct.
+    pub at: super::Location,
+    /// What is wrong and what to do instead.
+    pub what: String,
+}
+
+impl std::fmt::Display for LintProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at, self.what)
+    }
+}
+
 /// Checks one stylesheet module (`root` is its root element); `file` names it in messages.
-/// Returns every problem found, each as `file:line: what; what to do`.
-pub fn lint_module(root: Node<'_>, file: &str) -> Result<(), Vec<String>> {
+/// Returns every problem found (displayed as `file:line: what; what to do`).
+pub fn lint_module(root: Node<'_>, file: &str) -> Result<(), Vec<LintProblem>> {
     let mut problems = Vec::new();
     for node in root.descendants() {
         check_element(node, file, &mut problems);
@@ -111,8 +126,16 @@ pub fn lint_module(root: Node<'_>, file: &str) -> Result<(), Vec<String>> {
 }
 
 /// Checks one element and its attributes (not its children).
-fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<String>) {
-    let mut problem = |what: String| problems.push(format!("{file}:{}: {what}", node.line()));
+fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<LintProblem>) {
+    let mut problem = |what: String| {
+        problems.push(LintProblem {
+            at: super::Location {
+                file: file.to_owned(),
+                line: u32::try_from(node.line()).ok().filter(|&l| l > 0),
+            },
+            what,
+        })
+    };
     let ns = node.namespace().unwrap_or("");
     let qname = match node.prefix() {
         Some(p) => format!("{p}:{}", node.name()),

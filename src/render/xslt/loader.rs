@@ -216,7 +216,7 @@ pub(super) unsafe extern "C" fn confined_loader(
     let includer = if is_module {
         // SAFETY: for stylesheet loads libxslt passes the including xsltStylesheet as
         // `ctxt` (xsltLoadStyleDocument, xsltParseStylesheetImport), whose `doc` is the module
-        // being processed; the shim only reads those two fields.
+        // being processed; `c/stylesheet.c` only reads those two fields.
         let url = unsafe { vitrine_style_doc_url(ctxt) };
         (!url.is_null()).then(|| {
             // SAFETY: a document URL is a NUL-terminated string owned by the document.
@@ -240,8 +240,9 @@ pub(super) unsafe extern "C" fn confined_loader(
                 Err(problems) => {
                     MESSAGES.with(|m| {
                         let mut m = m.borrow_mut();
+                        m.nested_at(problems.first().map(|p| p.at.clone()));
                         for p in problems {
-                            m.push(p);
+                            m.push(p.to_string());
                         }
                     });
                     ptr::null_mut()
@@ -249,12 +250,20 @@ pub(super) unsafe extern "C" fn confined_loader(
             },
             Ok(doc) => doc.into_raw(),
             Err(e) => {
-                MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
+                MESSAGES.with(|m| {
+                    let mut m = m.borrow_mut();
+                    m.nested_at(e.location());
+                    m.push(e.to_string());
+                });
                 ptr::null_mut()
             }
         },
         Err(e) => {
-            MESSAGES.with(|m| m.borrow_mut().push(e.to_string()));
+            MESSAGES.with(|m| {
+                let mut m = m.borrow_mut();
+                m.nested_at(e.location());
+                m.push(e.to_string());
+            });
             ptr::null_mut()
         }
     }
@@ -263,7 +272,7 @@ pub(super) unsafe extern "C" fn confined_loader(
 /// What every stylesheet module goes through before libxslt compiles it, the main file (from
 /// [`Stylesheet::compile`]) and each import or include (from [`confined_loader`]): the lint,
 /// then the [`unstream`] rewrite unless the compile turned it off.
-pub(super) fn prepare_module(doc: &mut Document, file: &str) -> Result<(), Vec<String>> {
+pub(super) fn prepare_module(doc: &mut Document, file: &str) -> Result<(), Vec<lint::LintProblem>> {
     if let Some(root) = doc.root() {
         lint::lint_module(root, file)?;
     }

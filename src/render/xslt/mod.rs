@@ -1,8 +1,31 @@
 //! The only module that touches libxml2 and libxslt (through the `libxslt` crate's raw
-//! `bindings` and the C shim in `shim.c`). Everything above it sees safe types:
+//! `bindings` and the C files of `c/`). Everything above it sees safe types:
 //! [`Document`] (a private, parsed input), [`Stylesheet`] (compiled once, shared by threads),
-//! [`transform`] and [`Schema`] (the site XML contract in RELAX NG, compiled once, shared by
-//! threads).
+//! [`transform`], [`Schema`] (the site XML contract in RELAX NG, compiled once, shared by
+//! threads) and [`engine()`] (which libraries are in use and which fast paths are on).
+//!
+//! # Files
+//!
+//! - `init.rs`: process-wide set-up (allocator hooks, loaders, security preferences);
+//! - `engine.rs`: built and loaded versions, the fast paths and their start-up self-test;
+//! - `diagnostics.rs`: what the libraries report, and where ([`Location`]), as data;
+//! - `loader.rs`: the confined loader of imports, includes and `document()`;
+//! - `budget.rs`: the memory and time budget of a transform;
+//! - `dom.rs`: documents and a read-only view of their trees, for the lint;
+//! - `lint.rs`: what a theme module may contain;
+//! - `parse.rs`, `stylesheet.rs`, `transform.rs`, `schema.rs`: the operations;
+//! - `compat.rs`: what differs between library versions on the Rust side;
+//! - `sys.rs` and `c/`: the C side, compiled against the installed headers;
+//! - the fast paths: `parse_fast.rs`, `html_writer.rs`, `xpath_fast.rs` (with
+//!   `c/xpath_fast.c`), `unstream.rs`, `arena.rs`, `c/ns_intern.c`.
+//!
+//! # The libraries' contract
+//!
+//! Every libxml2/libxslt object is made and freed by the library's own constructor and
+//! destructor; the C files only read or set fields that exist, at the same place, in every
+//! supported version. Each fast path leans on how a version behaves, so it is on only where
+//! [`engine()`] allows it: proven versions, the loaded libraries equal to those built against,
+//! and a start-up self-test that renders a probe page with and without the fast paths.
 //!
 //! # Thread model
 //!
@@ -14,11 +37,10 @@
 //!    error handlers);
 //! 2. every transform gets its own input document (libxslt mutates the input: strip-space,
 //!    document-order indexes) and its own transform context; a [`Document`] is owned, never
-//!    shared. The context's function and instruction tables, the same for every transform,
-//!    are built once by [`init`] and only read (`vitrine_new_transform_context` in `shim.c`);
+//!    shared;
 //! 3. a [`Stylesheet`] is freed only when its last `Arc` is dropped, so never while in use;
-//! 4. stylesheets that libxslt 1.1.35 would write into during a transform (`xsl:sort` with
-//!    attribute value templates, libxslt issue #78) are refused at compile time.
+//! 4. stylesheets that libxslt before 1.1.38 would write into during a transform (`xsl:sort`
+//!    with attribute value templates, libxslt issue #78) are refused at compile time there.
 //!
 //! # Safety defaults
 //!
@@ -27,7 +49,7 @@
 //! replaced by one that reads only files beneath the allowed roots of the current thread and
 //! parses them with the same safe options. The security preferences forbid writing files,
 //! creating directories and any network access; reading is confined to the same roots.
-//! Every module is checked by [`super::lint`] before libxslt compiles it; imports and
+//! Every module is checked by [`lint`] before libxslt compiles it; imports and
 //! includes are bounded in depth and refused in cycles; no libxslt plugin can be loaded.
 //!
 //! # Budgets
@@ -40,15 +62,15 @@
 //! # Memory
 //!
 //! All libxml2 memory goes through the same hooks, to mimalloc, except during a page render
-//! ([`render_scope`]): there it comes from the render thread's arena, and the render's trees
-//! are dropped at once when it ends, without being walked (`xslt/arena.rs` says what keeps
-//! that sound).
+//! ([`render_scope`]) when the arena fast path is on: there it comes from the render thread's
+//! arena, and the render's trees are dropped at once when it ends, without being walked
+//! (`arena.rs` says what keeps that sound).
 //!
 //! # Evaluation
 //!
-//! Before libxslt compiles a module, its multi-step paths are wrapped in parentheses, so
-//! that libxml2 evaluates them step by step rather than by streaming over the whole document
-//! (`xslt/unstream.rs`).
+//! With the unstream fast path, before libxslt compiles a module its multi-step paths are
+//! wrapped in parentheses, so that libxml2 evaluates them step by step rather than by
+//! streaming over the whole document (`unstream.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, c_ulong, c_void, CStr, CString};
@@ -64,6 +86,7 @@ use libxslt::bindings as ffi;
 
 mod arena;
 mod budget;
+mod compat;
 mod diagnostics;
 mod dom;
 pub mod engine;
@@ -84,6 +107,8 @@ mod xpath_fast;
 mod tests;
 
 use budget::*;
+use compat::*;
+pub use diagnostics::Location;
 use diagnostics::*;
 use dom::*;
 pub use dom::{Attribute, Document, Node};
@@ -146,6 +171,8 @@ pub enum XmlError {
         file: String,
         /// libxml2's messages, with line numbers.
         messages: String,
+        /// Where the fault is (the file itself, or a document it loads).
+        at: Box<Location>,
     },
     /// The document declares a DOCTYPE, which the data contract forbids.
     #[error("{file}: DOCTYPE declarations are not allowed")]
@@ -176,11 +203,28 @@ pub enum XmlError {
         file: String,
         /// libxslt's messages, with line numbers.
         messages: String,
+        /// The module and line at fault (maybe an imported module, not the main file).
+        at: Box<Location>,
     },
     /// The transform failed; no output is produced.
     #[error("transform failed: {messages}")]
     Transform {
         /// libxslt's messages.
         messages: String,
+        /// The stylesheet module and line at fault, when libxslt said.
+        at: Option<Box<Location>>,
     },
+}
+
+impl XmlError {
+    /// The place to fix this error, as libxml2 and libxslt reported it, if known.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            XmlError::Parse { at, .. } | XmlError::Compile { at, .. } => Some((**at).clone()),
+            XmlError::Transform { at, .. } => at.as_deref().cloned(),
+            XmlError::Doctype { file }
+            | XmlError::TooLarge { file, .. }
+            | XmlError::Io { file, .. } => Some(diagnostics::at(file, None)),
+        }
+    }
 }

@@ -27,9 +27,11 @@ pub(super) fn parse_raw(
         )
     };
     let Some(ptr) = NonNull::new(doc) else {
+        let (messages, at) = take_messages();
         return Err(XmlError::Parse {
             file: name.to_owned(),
-            messages: take_messages(),
+            messages,
+            at: Box::new(at.of_parse(name)),
         });
     };
     let doc = Document::own(ptr);

@@ -543,10 +543,10 @@ impl Builder {
             _ => bytes.len(),
         };
         let slot = &mut self.names[hash % NAME_CACHE];
-        // SAFETY: a cached pointer is a string of our document's dictionary, alive as long as
-        // the builder, immutable and at least `slot.1` bytes long.
         if !slot.0.is_null()
             && slot.1 == bytes.len()
+            // SAFETY: a cached pointer is a string of our document's dictionary, alive as
+            // long as the builder, immutable and at least `slot.1` bytes long.
             && unsafe { std::slice::from_raw_parts(slot.0, slot.1) } == bytes
         {
             return Some(slot.0);

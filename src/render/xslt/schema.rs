@@ -91,7 +91,7 @@ impl SchemaCollector {
     }
 }
 
-pub(super) extern "C" fn collect_schema_error(ctx: *mut c_void, error: ffi::xmlErrorPtr) {
+pub(super) extern "C" fn collect_schema_error(ctx: *mut c_void, error: ErrorPtr) {
     if ctx.is_null() || error.is_null() {
         return;
     }

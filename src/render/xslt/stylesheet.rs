@@ -62,7 +62,7 @@ impl std::fmt::Debug for Stylesheet {
 
 impl Stylesheet {
     /// Reads, checks and compiles the stylesheet at `path`. Imports and includes are read
-    /// only beneath `root`. The process's fast paths apply ([`engine`]).
+    /// only beneath `root`. The process's fast paths apply ([`engine()`]).
     pub fn compile(path: &Path, root: &Path) -> Result<Stylesheet, XmlError> {
         Self::compile_with(path, root, engine().active)
     }
@@ -84,7 +84,7 @@ impl Stylesheet {
             source,
         })?;
         Self::compile_bytes(&bytes, &abs, &[&root], fast).map_err(|e| match e {
-            XmlError::Compile { messages, .. } => XmlError::Compile { file, messages },
+            XmlError::Compile { messages, at, .. } => XmlError::Compile { file, messages, at },
             other => other,
         })
     }
@@ -104,9 +104,17 @@ impl Stylesheet {
         let file = abs.display().to_string();
         let counting = UnstreamCount::start(fast.has(FastPath::Unstream));
         let mut doc = parse_raw(bytes, &abs.to_string_lossy(), ptr::null_mut())?;
-        prepare_module(&mut doc, &abs.to_string_lossy()).map_err(|problems| XmlError::Compile {
-            file: file.clone(),
-            messages: problems.join("; "),
+        prepare_module(&mut doc, &abs.to_string_lossy()).map_err(|problems| {
+            let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            XmlError::Compile {
+                file: file.clone(),
+                messages: messages.join("; "),
+                at: Box::new(
+                    problems
+                        .first()
+                        .map_or_else(|| diagnostics::at(&file, None), |p| p.at.clone()),
+                ),
+            }
         })?;
         let raw_doc = doc.into_raw();
         let (style, mut files) = with_roots(roots, || {
@@ -118,9 +126,11 @@ impl Stylesheet {
         let Some(style) = NonNull::new(style) else {
             // SAFETY: compilation failed, so libxslt did not take the document.
             unsafe { ffi::xmlFreeDoc(raw_doc) };
+            let (messages, at) = take_messages();
             return Err(XmlError::Compile {
+                at: Box::new(at.of_compile(&file)),
                 file,
-                messages: take_messages(),
+                messages,
             });
         };
         // SAFETY: `style` is a live compiled stylesheet; `errors` is a plain field.
@@ -135,9 +145,11 @@ impl Stylesheet {
             unstreamed,
         };
         if errors != 0 {
+            let (messages, at) = take_messages();
             return Err(XmlError::Compile {
+                at: Box::new(at.of_compile(&file)),
                 file,
-                messages: take_messages(),
+                messages,
             });
         }
         if fast.has(FastPath::NsIntern) {

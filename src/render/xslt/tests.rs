@@ -1513,3 +1513,69 @@ fn a_render_larger_than_its_arena_is_the_same() {
         assert!(doc.arena.is_some_and(|tag| tag.whole));
     });
 }
+
+/// Where a fault is travels as data from libxml2's and libxslt's reports: a compile error in
+/// an included module names that module and line, a module that does not parse names its own
+/// line, a lint refusal its construct's line, a runtime error the instruction's line.
+#[test]
+fn errors_carry_the_file_and_line_of_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().canonicalize().unwrap().join(name);
+    let main = format!(
+        r#"{HEAD}<xsl:include href="part.xsl"/><xsl:template match="/"><xsl:call-template name="p"/></xsl:template></xsl:stylesheet>"#
+    );
+    let bad_xpath = format!(
+        "{HEAD}\n<xsl:template name=\"p\">\n<xsl:value-of select=\"(((\"/>\n</xsl:template></xsl:stylesheet>"
+    );
+    let err = compile_in(dir.path(), &main, &[("part.xsl", &bad_xpath)]).unwrap_err();
+    let at = err.location().unwrap();
+    assert_eq!(
+        (at.file.as_str(), at.line),
+        (path("part.xsl").to_str().unwrap(), Some(3)),
+        "{err}"
+    );
+
+    let not_xml = format!("{HEAD}\n\n<xsl:template name=\"p\">\n</xsl:stylesheet>");
+    let err = compile_in(dir.path(), &main, &[("part.xsl", &not_xml)]).unwrap_err();
+    let at = err.location().unwrap();
+    assert_eq!(
+        (at.file.as_str(), at.line),
+        (path("part.xsl").to_str().unwrap(), Some(4)),
+        "{err}"
+    );
+
+    let refused = format!(
+        "{HEAD}\n<xsl:template name=\"p\">\n\n<xsl:value-of select=\"'x'\" disable-output-escaping=\"yes\"/>\n</xsl:template></xsl:stylesheet>"
+    );
+    let err = compile_in(dir.path(), &main, &[("part.xsl", &refused)]).unwrap_err();
+    let at = err.location().unwrap();
+    assert_eq!(
+        (at.file.as_str(), at.line),
+        (path("part.xsl").to_str().unwrap(), Some(4)),
+        "{err}"
+    );
+
+    let own = write(
+        dir.path(),
+        "own.xsl",
+        &format!("{HEAD}\n<xsl:template match=\"/\">\n</xsl:stylesheet>"),
+    );
+    let err = Stylesheet::compile(&own, dir.path()).unwrap_err();
+    let at = err.location().unwrap();
+    assert_eq!(
+        (at.file.as_str(), at.line),
+        (path("own.xsl").to_str().unwrap(), Some(3)),
+        "{err}"
+    );
+
+    let recursive = format!(
+        "{HEAD}\n<xsl:template match=\"/\"><xsl:call-template name=\"r\"/></xsl:template>\n<xsl:template name=\"r\">\n<xsl:call-template name=\"r\"/>\n</xsl:template></xsl:stylesheet>"
+    );
+    let style = compile_in(dir.path(), &recursive, &[]).unwrap();
+    let err = apply(&style, "<r/>").unwrap_err();
+    let at = err.location().expect("libxslt names the instruction");
+    assert!(
+        at.file.ends_with("main.xsl") && at.line == Some(4),
+        "{at} {err}"
+    );
+}

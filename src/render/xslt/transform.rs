@@ -128,6 +128,7 @@ pub fn transform(
             if ctxt.is_null() {
                 return Err(XmlError::Transform {
                     messages: "could not create a transform context".to_owned(),
+                    at: None,
                 });
             }
             ffi::xsltSetCtxtSecurityPrefs(SECURITY_PREFS, ctxt);
@@ -161,13 +162,15 @@ pub fn transform(
             let failed = vitrine_ctxt_failed(ctxt) != 0;
             window.forget_context();
             ffi::xsltFreeTransformContext(ctxt);
-            let error = |window: &BudgetWindow, messages: String| XmlError::Transform {
-                messages: match window.tripped() {
-                    Some(why) if messages == NO_DIAGNOSTIC => budget_message(why, &limits),
-                    Some(why) => format!("{}; {messages}", budget_message(why, &limits)),
-                    None => messages,
-                },
-            };
+            let error =
+                |window: &BudgetWindow, (messages, at): (String, Where)| XmlError::Transform {
+                    messages: match window.tripped() {
+                        Some(why) if messages == NO_DIAGNOSTIC => budget_message(why, &limits),
+                        Some(why) => format!("{}; {messages}", budget_message(why, &limits)),
+                        None => messages,
+                    },
+                    at: at.of_transform().map(Box::new),
+                };
             if res.is_null() || failed {
                 if !res.is_null() {
                     ffi::xmlFreeDoc(res);
@@ -181,7 +184,10 @@ pub fn transform(
             };
             drop(result);
             if out.is_err() || window.tripped().is_some() {
-                return Err(error(&window, "serialisation failed".to_owned()));
+                return Err(error(
+                    &window,
+                    ("serialisation failed".to_owned(), Where::default()),
+                ));
             }
             out
         }
@@ -244,12 +250,14 @@ pub(super) fn serialize_libxml(style: &Stylesheet, result: &ResultDoc) -> Result
             drop(XmlBuffer { ptr, len: 0 });
             Err(XmlError::Transform {
                 messages: "serialisation failed".to_owned(),
+                at: None,
             })
         }
         // An empty result tree serialises to nothing.
         None if rc == 0 => Ok(Bytes::new()),
         None => Err(XmlError::Transform {
             messages: "serialisation failed".to_owned(),
+            at: None,
         }),
     }
 }

@@ -17,7 +17,7 @@
 //! every streamable expression wrapped. Paths with `//` are left alone: both ways visit the
 //! whole subtree.
 //!
-//! The rewrite changes no result: the differential test of `xslt.rs`
+//! The rewrite changes no result: the differential test of `tests.rs`
 //! (`unstreamed_paths_match_libxml2_on_every_sample_page`) renders every sample page with
 //! and without it.
 

@@ -1,4 +1,4 @@
-//! The Rust half of the faster XPath paths that `shim.c` installs on every transform context
+//! The Rust half of the faster XPath paths that `c/xpath_fast.c` installs on every transform context
 //! (`vitrine_ctxt_fast_xpath`): libxml2's `translate()` decodes UTF-8 and scans the `from`
 //! string again for every character of its input, which made it 7 % of a page's transform on
 //! our themes (the JSON-LD escaping test runs it over every string). Here `from` and `to` are
@@ -6,7 +6,7 @@
 //!
 //! The C half (variable lookup, `contains`, `substring-before`, `substring-after`,
 //! `substring`, `normalize-space`, `concat`) and this function are proven equal to libxml2's
-//! own by the differential tests of `xslt.rs` (`fast_xpath_*`), which render the same pages
+//! own by the differential tests of `tests.rs` (`fast_xpath_*`), which render the same pages
 //! and expressions with and without them.
 
 use std::ffi::{c_char, CStr};
@@ -65,7 +65,7 @@ fn to_xml_string(bytes: &[u8]) -> *mut c_char {
     buf.cast()
 }
 
-/// Called by `fast_translate` in shim.c with three NUL-terminated strings popped from the
+/// Called by `fast_translate` in c/xpath_fast.c with three NUL-terminated strings popped from the
 /// XPath stack. Returns the result in a buffer from libxml2's allocator (the caller wraps
 /// it in an XPath string object, which libxml2 frees), or NULL when an argument is not valid
 /// UTF-8 or memory is refused: the caller then runs libxml2's own function.

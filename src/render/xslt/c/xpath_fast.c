@@ -2,8 +2,8 @@
 
 /*
  * Faster equivalents of libxml2/libxslt hot paths, installed on each transform context by
- * vitrine_ctxt_fast_xpath (measurements: bench/README.md, "Session 3"; the differential tests
- * proving they return what libxml2's own do: fast_xpath_* in xslt.rs).
+ * vitrine_ctxt_fast_xpath, when engine.rs allows it (cost measured with the render bench of bench/; the tests
+ * proving they return what libxml2's own do: fast_xpath_* in tests.rs).
  *
  * 1. Variable lookup. libxslt's xsltXPathVariableLookup hashes the name of every global
  *    variable reference twice (dictionary, then global table) and copies a string value with
