@@ -2,6 +2,7 @@
 
 mod support;
 
+mod engine;
 mod export;
 mod faults;
 mod http_edges;

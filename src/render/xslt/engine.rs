@@ -92,6 +92,14 @@ pub fn sort_avt_unsafe() -> bool {
     Versions::loaded().libxslt < SORT_AVT_FIXED
 }
 
+/// Whether the libxslt built against can load extension plugins at all (Debian 12 and 13:
+/// yes; sid: no). Vitrine never lets it (see `init`), but a test's negative control needs
+/// to know whether the danger exists.
+pub fn libxslt_loads_plugins() -> bool {
+    // SAFETY: returns a constant fixed at build time.
+    unsafe { vitrine_libxslt_has_modules() != 0 }
+}
+
 /// One of Vitrine's faster replacements for a library code path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FastPath {

@@ -22,6 +22,7 @@ extern "C" {
     pub(super) fn vitrine_ctxt_fast_xpath(ctxt: ffi::xsltTransformContextPtr) -> c_int;
     pub(super) fn vitrine_loaded_libxml2() -> c_int;
     pub(super) fn vitrine_loaded_libxslt() -> c_int;
+    pub(super) fn vitrine_libxslt_has_modules() -> c_int;
     // libexslt: registers one EXSLT module's functions and elements with libxslt.
     pub(super) fn exsltCommonRegister();
     pub(super) fn exsltStrRegister();

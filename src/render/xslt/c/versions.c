@@ -13,3 +13,13 @@ int vitrine_loaded_libxml2(void) {
 int vitrine_loaded_libxslt(void) {
     return xsltLibxsltVersion;
 }
+
+/* Whether the installed libxslt was built to load extension plugins (WITH_MODULES in its
+ * xsltconfig.h): Debian 12 and 13 build it so, sid's does not. */
+int vitrine_libxslt_has_modules(void) {
+#ifdef WITH_MODULES
+    return 1;
+#else
+    return 0;
+#endif
+}
