@@ -3,7 +3,7 @@
 //! It runs on the main file of a theme and, from the confined loader, on every module it
 //! imports or includes, before libxslt sees them. It refuses:
 //!
-//! - on libxslt before 1.1.38 ([`super::engine::sort_avt_unsafe`]), `xsl:sort` with an
+//! - on libxslt before 1.1.38 ([`super::versions::sort_avt_unsafe`]), `xsl:sort` with an
 //!   attribute value template in `data-type`, `order`, `lang` or `case-order`: those
 //!   versions write into the shared compiled stylesheet while sorting (libxslt issue #78),
 //!   which corrupts the heap when several threads render; 1.1.38 fixed it, and there such a
@@ -144,7 +144,7 @@ fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<LintProblem>) {
     let is_xslt = ns == XSLT_NS;
     if is_xslt {
         match node.name() {
-            "sort" if super::engine::sort_avt_unsafe() => {
+            "sort" if super::versions::sort_avt_unsafe() => {
                 for attr in ["data-type", "order", "lang", "case-order"] {
                     if node.attr(attr).is_some_and(|v| v.contains('{')) {
                         problem(format!(

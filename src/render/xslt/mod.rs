@@ -101,6 +101,7 @@ mod stylesheet;
 mod sys;
 mod transform;
 mod unstream;
+mod versions;
 mod xpath_fast;
 
 #[cfg(test)]

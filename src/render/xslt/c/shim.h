@@ -1,6 +1,6 @@
 /*
- * Shared includes of the C side of the libxml2/libxslt binding (src/render/xslt/c/*.c, used
- * only by the Rust module render::xslt). C is used for two things stable Rust cannot do
+ * Shared includes of the C side of the libxml2/libxslt binding (the .c files beside this
+ * one, used only by the Rust module render::xslt). C is used for two things stable Rust cannot do
  * safely: define printf-style variadic callbacks, and read or write fields of library
  * structs with the layout of the headers installed at build time (the libxslt crate's
  * bindings stop before fields such as opLimit). No file here allocates, sizes or
