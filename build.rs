@@ -5,7 +5,10 @@
 //! Why this reruns on header changes: a libxml2/libxslt update can change the headers
 //! without changing anything cargo watches by default, and an object compiled against the
 //! old headers would stay in `target/`. Every header the C files include is watched, and so
-//! are the pkg-config versions.
+//! are the pkg-config versions. Watching the headers alone is not enough: cargo compares
+//! modification times with its last run, and dpkg installs files with the package's own
+//! (older) times, so an upgrade looks like no change. dpkg rewrites its list of a package's
+//! files at every install, upgrade or downgrade, so those lists are watched too.
 //!
 //! What it emits:
 //! - `VITRINE_BUILT_LIBXML2` / `VITRINE_BUILT_LIBXSLT`: the versions as pkg-config reports
@@ -74,7 +77,29 @@ fn watch(include_paths: &[PathBuf]) {
     }
 }
 
+/// The development packages whose install, upgrade or downgrade must rebuild the C side.
+const DEV_PACKAGES: &[&str] = &["libxml2-dev", "libxslt1-dev"];
+
+/// dpkg's file list of each development package (`/var/lib/dpkg/info/PKG[:ARCH].list`),
+/// rewritten by dpkg whenever the package is installed again in another version.
+fn watch_dpkg() {
+    let Ok(entries) = std::fs::read_dir("/var/lib/dpkg/info") else {
+        return; // not a dpkg system: the headers' own times are all there is
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".list") else {
+            continue;
+        };
+        let package = stem.split(':').next().unwrap_or(stem);
+        if DEV_PACKAGES.contains(&package) {
+            println!("cargo:rerun-if-changed={}", entry.path().display());
+        }
+    }
+}
+
 fn main() {
+    watch_dpkg();
     for f in C_FILES {
         println!("cargo:rerun-if-changed={f}");
     }
