@@ -177,7 +177,10 @@ pub fn log_outcomes(outcomes: &[ReloadOutcome]) {
                 ),
             },
             ReloadOutcome::Removed(name) => {
-                tracing::warn!("theme {name} removed: its .xsl file is gone")
+                tracing::warn!(
+                    "theme {name}: its .xsl file is gone; the last good version keeps serving \
+                     its sites until the file is restored"
+                )
             }
         }
     }

@@ -390,8 +390,9 @@ fn slowloris_neither_slows_normal_clients_nor_keeps_its_connections() {
     assert_eq!(server.get(&host, &photo).status, 200);
     // Up to three rounds of attack; the latency bound must hold in one of them. A server
     // that slowloris starves fails every round; a machine shared with other jobs sometimes
-    // has a p99 above 10 ms for a few seconds even without any attack (the baseline of each
-    // round, measured just before, shows it in the failure message).
+    // has a p99 of several ms for a few seconds even without any attack, so the bound is
+    // 10 ms or three times the baseline measured just before in the same round, whichever
+    // is larger.
     let mut rounds = Vec::new();
     for _ in 0..3 {
         let (baseline, hist) = slowloris_round(addr, &host, &photo, HEADER_TIMEOUT);
@@ -406,12 +407,16 @@ fn slowloris_neither_slows_normal_clients_nor_keeps_its_connections() {
             summary(&baseline),
             summary(&hist)
         ));
-        if p99 < Duration::from_millis(10) {
+        // The bound is relative to the round's own baseline where the machine itself is slow:
+        // a starved server answers in seconds (the header timeout), far above either bound.
+        let baseline_p99 = Duration::from_micros(baseline.value_at_quantile(0.99));
+        if p99 < Duration::from_millis(10).max(3 * baseline_p99) {
             return;
         }
     }
     panic!(
-        "p99 of normal requests under slowloris above 10 ms in every round:\n{}",
+        "p99 of normal requests under slowloris above both 10 ms and three times the \
+         baseline p99 in every round:\n{}",
         rounds.join("\n")
     );
 }

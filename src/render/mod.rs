@@ -127,7 +127,7 @@ pub enum ReloadOutcome {
     Loaded(String),
     /// Failed to compile; the previous version (if any) keeps serving.
     Failed(String, XmlError),
-    /// Its main file is gone; removed.
+    /// Its main file is gone; its last good version keeps serving.
     Removed(String),
 }
 
@@ -138,6 +138,8 @@ pub struct ThemeFailure {
     pub message: String,
     /// Where to fix it (the theme or one of the files it imports).
     pub location: Option<Location>,
+    /// The theme's main file is gone (its last good version keeps serving).
+    pub gone: bool,
 }
 
 impl ThemeFailure {
@@ -145,6 +147,7 @@ impl ThemeFailure {
         ThemeFailure {
             message: err.to_string(),
             location: err.location(),
+            gone: false,
         }
     }
 }
@@ -272,8 +275,8 @@ impl Themes {
     }
 
     /// Recompiles the themes that depend on any of `changed` (or are new, or failed last
-    /// time: their new imports are not known yet); themes whose main file disappeared are
-    /// removed. A theme that fails keeps its previous version.
+    /// time: their new imports are not known yet). A theme that fails, or whose main file
+    /// disappeared, keeps its previous version.
     pub fn reload_changed(&self, changed: &[PathBuf]) -> Result<Vec<ReloadOutcome>, RenderError> {
         let on_disk = self.theme_names_on_disk()?;
         let current = self.current.load();
@@ -313,15 +316,31 @@ impl Themes {
                 }
             }
         }
+        // A theme whose main file is gone keeps serving its last good version: its sites
+        // still name it, and a deleted file (a botched deploy, a move) must not turn them
+        // into 500s. It is reported once, and listed among the failures until restored.
         let on_disk = self.theme_names_on_disk().unwrap_or_default();
-        next.retain(|name, _| {
-            let keep = on_disk.contains(name);
-            if !keep {
+        for name in next.keys() {
+            let gone = !on_disk.contains(name);
+            if gone && !failures.get(name).is_some_and(|f| f.gone) {
                 outcomes.push(ReloadOutcome::Removed(name.clone()));
+                failures.insert(
+                    name.clone(),
+                    ThemeFailure {
+                        message: format!(
+                            "{name}.xsl is gone; its last good version keeps serving its sites \
+                             until the file is restored (or the sites move to another theme)"
+                        ),
+                        location: Some(Location {
+                            file: self.dir.join(format!("{name}.xsl")).display().to_string(),
+                            line: None,
+                        }),
+                        gone: true,
+                    },
+                );
             }
-            keep
-        });
-        failures.retain(|name, _| on_disk.contains(name));
+        }
+        failures.retain(|name, _| on_disk.contains(name) || next.contains_key(name));
         drop(failures);
         if full || !outcomes.is_empty() {
             self.current.store(Arc::new(next));
@@ -663,6 +682,43 @@ mod tests {
         assert_ne!(themes.get("t").unwrap().version, v1);
         assert!(themes.failures().is_empty());
         assert_eq!(themes.generation(), 3);
+    }
+
+    #[test]
+    fn a_theme_whose_file_is_deleted_keeps_serving_its_last_good_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.xsl");
+        let body = format!(r#"{HEAD}<xsl:template match="/">v1</xsl:template></xsl:stylesheet>"#);
+        std::fs::write(&file, &body).unwrap();
+        let (themes, _) = Themes::load(dir.path()).unwrap();
+        let v1 = themes.get("t").unwrap().version;
+        let site = b"<?xml-stylesheet href=\"t.xsl\"?><a/>";
+
+        std::fs::remove_file(&file).unwrap();
+        let outcomes = themes.reload_changed(std::slice::from_ref(&file)).unwrap();
+        assert!(
+            matches!(&outcomes[..], [ReloadOutcome::Removed(n)] if n == "t"),
+            "{outcomes:?}"
+        );
+        assert_eq!(themes.for_site("s.xml", site).unwrap().version, v1);
+        let failure = themes.failure("t").expect("reported while gone");
+        assert!(
+            failure.gone && failure.message.contains("t.xsl is gone"),
+            "{failure}"
+        );
+        // Reported once: another change elsewhere does not repeat it.
+        let again = themes
+            .reload_changed(&[dir.path().join("other.xsl")])
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+
+        std::fs::write(&file, &body).unwrap();
+        let outcomes = themes.reload_changed(std::slice::from_ref(&file)).unwrap();
+        assert!(
+            matches!(&outcomes[..], [ReloadOutcome::Loaded(n)] if n == "t"),
+            "{outcomes:?}"
+        );
+        assert!(themes.failures().is_empty());
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub(super) fn clear_messages() {
     });
 }
 
+/// Whether libxslt reported an error with its context line during the current operation.
+pub(super) fn compilation_error_reported() -> bool {
+    MESSAGES.with(|m| m.borrow().at.context.is_some())
+}
+
 fn leading_number(s: &str) -> Option<u32> {
     let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
@@ -201,20 +206,20 @@ pub(super) extern "C" fn vitrine_xml_message(_ctx: *mut c_void, msg: *const c_ch
     }
     MESSAGES.with(|m| {
         let mut m = m.borrow_mut();
-        let mut context = None;
-        let wants_context = m.at.context.is_none();
-        m.note(|| {
+        if m.at.context.is_none() {
+            // Read even past the message quota: where the fault is matters more than its text.
             // SAFETY: the trampoline passes a NUL-terminated buffer that lives for this call.
-            let text = unsafe { CStr::from_ptr(msg) }
-                .to_string_lossy()
-                .into_owned();
-            if wants_context {
-                context = libxslt_context(&text);
-            }
-            text
-        });
-        if context.is_some() {
-            m.at.context = context;
+            let text = unsafe { CStr::from_ptr(msg) }.to_string_lossy();
+            m.at.context = libxslt_context(&text);
+            let text = text.into_owned();
+            m.note(|| text);
+        } else {
+            m.note(|| {
+                // SAFETY: as above.
+                unsafe { CStr::from_ptr(msg) }
+                    .to_string_lossy()
+                    .into_owned()
+            });
         }
     });
 }

@@ -15,7 +15,10 @@
 //!   `element-available`. An unknown extension namespace makes libxslt look for a plugin
 //!   (`$LIBXSLT_PLUGINS_PATH/<namespace>.so`) and `dlopen` it, at compile time and again at
 //!   every call during transforms, so refusing them keeps that code path unreachable;
-//! - `disable-output-escaping="yes"`, which would pass a site's text through as markup.
+//! - `disable-output-escaping="yes"`, which would pass a site's text through as markup;
+//! - an element of the XSLT namespace that XSLT 1.0 does not define (`xsl:value-off`): libxslt
+//!   reports it but still compiles the theme, whose pages would then lack what it should
+//!   write. The message suggests the instruction meant.
 //!
 //! # The allow-list and why
 //!
@@ -88,6 +91,71 @@ const EXTENSION_NAMESPACES: &[&str] = &[
     "http://xml.apache.org/xalan",
     "http://www.jclark.com/xt",
 ];
+
+/// The elements of XSLT 1.0 (section B of the recommendation). libxslt reports any other
+/// element in the XSLT namespace as a compilation error but still returns a stylesheet,
+/// which would then skip it at every render.
+const XSLT_ELEMENTS: &[&str] = &[
+    "apply-imports",
+    "apply-templates",
+    "attribute",
+    "attribute-set",
+    "call-template",
+    "choose",
+    "comment",
+    "copy",
+    "copy-of",
+    "decimal-format",
+    "element",
+    "fallback",
+    "for-each",
+    "if",
+    "import",
+    "include",
+    "key",
+    "message",
+    "namespace-alias",
+    "number",
+    "otherwise",
+    "output",
+    "param",
+    "preserve-space",
+    "processing-instruction",
+    "sort",
+    "strip-space",
+    "stylesheet",
+    "template",
+    "text",
+    "transform",
+    "value-of",
+    "variable",
+    "when",
+    "with-param",
+];
+
+/// The candidate closest to `word` by edit distance, if it is at most two edits away.
+fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
 
 /// XSLT attributes whose whole value is an XPath expression or pattern.
 const EXPRESSION_ATTRIBUTES: &[&str] =
@@ -168,6 +236,13 @@ fn check_element(node: Node<'_>, file: &str, problems: &mut Vec<LintProblem>) {
                         .to_owned(),
                 )
             }
+            name if !XSLT_ELEMENTS.contains(&name) => problem(format!(
+                "xsl:{name} is not an XSLT 1.0 instruction{}; libxslt would skip it and the \
+                 pages would silently lose what it should write",
+                nearest(name, XSLT_ELEMENTS)
+                    .map(|n| format!(" (did you mean xsl:{n}?)"))
+                    .unwrap_or_default()
+            )),
             _ => {}
         }
     } else if !ns.is_empty() && EXTENSION_NAMESPACES.iter().any(|e| ns.starts_with(e)) {

@@ -144,7 +144,10 @@ impl Stylesheet {
             ns_literal: ptr::null(),
             unstreamed,
         };
-        if errors != 0 {
+        // libxslt reports some faults ("compilation error: file F line N element E") without
+        // counting them in `errors` and returns a stylesheet that skips the faulty
+        // instruction at every render: any reported compilation error refuses the theme.
+        if errors != 0 || compilation_error_reported() {
             let (messages, at) = take_messages();
             return Err(XmlError::Compile {
                 at: Box::new(at.of_compile(&file)),

@@ -457,3 +457,51 @@ fn errors_carry_the_file_and_line_of_the_fault() {
         "{at} {err}"
     );
 }
+
+/// A theme libxslt reports a compilation error for is refused, with the file and line, even
+/// where libxslt would still return a stylesheet (which then skips the faulty instruction at
+/// every render): a misspelled instruction (refused by the lint, with the instruction meant),
+/// an unknown one, and an invalid attribute value libxslt only reports.
+#[test]
+fn themes_libxslt_reports_a_compilation_error_for_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let theme = |body: &str| {
+        format!(
+            "{HEAD}\n<xsl:template match=\"/\">\n<p>{body}</p>\n</xsl:template></xsl:stylesheet>"
+        )
+    };
+    let misspelled =
+        compile_in(dir.path(), &theme("<xsl:value-off select=\"'x'\"/>"), &[]).unwrap_err();
+    let text = misspelled.to_string();
+    assert!(
+        text.contains("xsl:value-off is not an XSLT 1.0 instruction (did you mean xsl:value-of?)"),
+        "{text}"
+    );
+    assert_eq!(misspelled.location().unwrap().line, Some(3), "{text}");
+    let unknown = compile_in(dir.path(), &theme("<xsl:frobnicate/>"), &[]).unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .contains("xsl:frobnicate is not an XSLT 1.0 instruction;"),
+        "{unknown}"
+    );
+    // libxslt says "compilation error" for this one, but counts it nowhere and compiles.
+    let reported =
+        compile_in(dir.path(), &theme("<xsl:number level=\"bogus\"/>"), &[]).unwrap_err();
+    let at = reported.location().unwrap();
+    assert!(
+        reported
+            .to_string()
+            .contains("invalid value bogus for level")
+            && at.file.ends_with("main.xsl")
+            && at.line == Some(3),
+        "{reported} at {at}"
+    );
+    // The same theme without the faults compiles.
+    compile_in(
+        dir.path(),
+        &theme("<xsl:value-of select=\"'x'\"/><xsl:number level=\"single\"/>"),
+        &[],
+    )
+    .expect("a correct theme compiles");
+}
