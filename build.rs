@@ -44,19 +44,9 @@ const WATCHED_HEADERS: &[&str] = &[
     "libxslt/xslt.h",
 ];
 
-/// "2.9.14" -> 20914, the encoding of LIBXML_VERSION and LIBXSLT_VERSION.
-fn number(version: &str) -> u32 {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (a, b, c) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    a * 10_000 + b * 100 + c
-}
+#[path = "src/render/xslt/version_number.rs"]
+mod version_number;
+use version_number::number;
 
 fn watch(include_paths: &[PathBuf]) {
     for header in WATCHED_HEADERS {
@@ -104,6 +94,7 @@ fn main() {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-changed=src/render/xslt/c/shim.h");
+    println!("cargo:rerun-if-changed=src/render/xslt/version_number.rs");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     println!("cargo::rustc-check-cfg=cfg(vitrine_libxml2_const_error)");
     let xml = pkg_config::Config::new()

@@ -413,8 +413,8 @@ mod tests {
 
     #[test]
     fn versions_read_and_print() {
-        assert_eq!(super::super::versions::number("2.9.14"), 20914);
-        assert_eq!(super::super::versions::number("1.1.35"), 10135);
+        assert_eq!(super::super::version_number::number("2.9.14"), 20914);
+        assert_eq!(super::super::version_number::number("1.1.35"), 10135);
         assert_eq!(V2_15.to_string(), "libxml2 2.15.4, libxslt 1.1.45");
         // What the build saw is what pkg-config says today (CI builds from scratch).
         assert_eq!(Versions::built(), Versions::loaded());

@@ -249,24 +249,21 @@ pub(super) unsafe extern "C" fn confined_loader(
                 }
             },
             Ok(doc) => doc.into_raw(),
-            Err(e) => {
-                MESSAGES.with(|m| {
-                    let mut m = m.borrow_mut();
-                    m.nested_at(e.location());
-                    m.push(e.to_string());
-                });
-                ptr::null_mut()
-            }
+            Err(e) => nested_failure(&e),
         },
-        Err(e) => {
-            MESSAGES.with(|m| {
-                let mut m = m.borrow_mut();
-                m.nested_at(e.location());
-                m.push(e.to_string());
-            });
-            ptr::null_mut()
-        }
+        Err(e) => nested_failure(&e),
     }
+}
+
+/// Reports a document the loader could not read or parse (message and location), and
+/// answers libxslt with no document.
+fn nested_failure(e: &XmlError) -> ffi::xmlDocPtr {
+    MESSAGES.with(|m| {
+        let mut m = m.borrow_mut();
+        m.nested_at(e.location());
+        m.push(e.to_string());
+    });
+    ptr::null_mut()
 }
 
 /// What every stylesheet module goes through before libxslt compiles it, the main file (from

@@ -101,6 +101,7 @@ mod stylesheet;
 mod sys;
 mod transform;
 mod unstream;
+mod version_number;
 mod versions;
 mod xpath_fast;
 

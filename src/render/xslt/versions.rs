@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::sys::{vitrine_libxslt_has_modules, vitrine_loaded_libxml2, vitrine_loaded_libxslt};
+use super::version_number::number;
 
 /// A libxml2 and a libxslt version, each as its `LIBXML_VERSION`-style number (20914).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,20 +14,6 @@ pub struct Versions {
     pub libxml2: u32,
     /// libxslt, e.g. 10135 for 1.1.35.
     pub libxslt: u32,
-}
-
-/// "2.9.14" -> 20914.
-pub(super) fn number(version: &str) -> u32 {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (a, b, c) = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
-    a * 10_000 + b * 100 + c
 }
 
 fn dotted(n: u32) -> String {
