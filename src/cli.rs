@@ -111,6 +111,11 @@ pub struct ServeArgs {
     /// built from the domains the site XMLs declare.
     #[arg(long, env = "VITRINE_REDIS")]
     pub redis: Option<String>,
+    /// Serve files of a site's media/ folder that have more than one hard link. Refused by
+    /// default: a hard link planted there (to /etc/hostname, a key...) is beyond what a
+    /// path check can see, since it is the file itself, not a link to follow.
+    #[arg(long, env = "VITRINE_MEDIA_HARDLINKS")]
+    pub media_hardlinks: bool,
     /// Render threads (parse + transform); default: one per core, plus one.
     #[arg(long, env = "VITRINE_RENDER_THREADS")]
     pub render_threads: Option<usize>,

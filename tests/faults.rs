@@ -712,3 +712,31 @@ fn sigterm_under_load_finishes_every_accepted_request_and_exits_0() {
     );
     assert!(before > 20, "only {before} requests before SIGTERM");
 }
+
+/// A map key of another Redis type is one broken entry, not an outage: its host gets 503 at
+/// once, the other hosts keep being resolved by Redis (a remap is live), and no outage starts.
+#[test]
+fn a_map_entry_of_the_wrong_type_breaks_its_host_only() {
+    let fixture = Fixture::new();
+    let (redis, server) = redis_server(&fixture);
+    let (good, _, _) = main_domain(&fixture, "boulangerie-martin");
+    let (other, other_rel, _) = main_domain(&fixture, "plomberie-leroy");
+    let key = format!("{}broken.example", vitrine::site::redis::KEY_PREFIX);
+    assert!(redis
+        .command(&["RPUSH", &key, "x"])
+        .unwrap()
+        .starts_with(':'));
+    for _ in 0..20 {
+        let resp = server.get("broken.example", "/");
+        assert_eq!(resp.status, 503);
+        assert_eq!(server.get(&good, "/").status, 200);
+    }
+    let vitrine::site::DomainMap::Redis { last_known, .. } = &server.state.map else {
+        panic!("a Redis map");
+    };
+    assert!(!last_known.in_outage(), "one bad entry is not an outage");
+    // Redis is still the one answering: a remap is live on the next request.
+    redis.set(&good, &other_rel);
+    let remapped = server.get(&good, "/").text();
+    assert_eq!(remapped, server.get(&other, "/").text());
+}

@@ -415,7 +415,7 @@ fn media_with_range_and_traversal_attempts() {
 }
 
 #[test]
-fn theme_assets_are_served_to_every_site() {
+fn theme_assets_are_served_to_every_mapped_site_only() {
     let fixture = Fixture::new();
     let server = Server::start(ServerConfig::new(&fixture));
     let (domain, _, _) = main_domain(&fixture, "boulangerie-martin");
@@ -432,6 +432,47 @@ fn theme_assets_are_served_to_every_site() {
     assert_eq!(
         server.get(&domain, "/assets/%2e%2e/classic.xsl").status,
         404
+    );
+    // Only to mapped hosts: an unknown name or a bare address gets what `/` gets there.
+    for host in ["unknown.example", "127.0.0.1", "[::1]"] {
+        let resp = server.get(host, &format!("/assets/{css}"));
+        assert_eq!(resp.status, server.get(host, "/").status, "{host}");
+        assert_ne!(resp.status, 200, "{host}");
+        assert_ne!(
+            resp.header("content-type"),
+            Some("text/css; charset=utf-8"),
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn a_hard_link_in_a_media_folder_is_not_served() {
+    let fixture = Fixture::new();
+    let (domain, rel, _) = main_domain(&fixture, "boulangerie-martin");
+    let media = fixture.sites().join(&rel).parent().unwrap().join("media");
+    // A file outside every root, on the same filesystem, hard-linked into the site's media.
+    let secret = fixture.sites().parent().unwrap().join("secret.txt");
+    std::fs::write(&secret, "TOP SECRET").unwrap();
+    std::fs::hard_link(&secret, media.join("planted.txt")).unwrap();
+    let photo = std::fs::read_dir(&media)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.ends_with(".jpg"))
+        .unwrap();
+    let server = Server::start(ServerConfig::new(&fixture));
+    let resp = server.get(&domain, "/media/planted.txt");
+    assert_eq!(resp.status, 404);
+    assert!(!resp.text().contains("TOP SECRET"));
+    assert_eq!(server.get(&domain, &format!("/media/{photo}")).status, 200);
+    drop(server);
+    // An operator who needs hard links (a deduplicating deploy) allows them explicitly.
+    let mut config = ServerConfig::new(&fixture);
+    config.media_hardlinks = true;
+    let server = Server::start(config);
+    assert_eq!(
+        server.get(&domain, "/media/planted.txt").text(),
+        "TOP SECRET"
     );
 }
 

@@ -94,6 +94,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         themes: themes.clone(),
         pool,
         limits: Limits::default(),
+        media_hardlinks: args.media_hardlinks,
     });
     let watcher = if args.no_watch {
         None

@@ -46,15 +46,35 @@ pub fn content_type(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether a file with more than one hard link may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardLinks {
+    /// Served like any file (theme assets: the operator's own folder).
+    Allowed,
+    /// Refused with 404 and a log line (site media, unless `--media-hardlinks`): `openat2`
+    /// confines the path, but a hard link is the file itself, and one planted in a site's
+    /// folder could point at any file of the same filesystem.
+    Refused,
+}
+
 /// Serves `rel` beneath `root`, honouring conditional and Range headers.
 pub async fn serve(
     root: &Root,
     rel: &RelPath,
     headers: &HeaderMap,
+    links: HardLinks,
 ) -> Result<Response<Body>, ServeError> {
     let ctype = content_type(rel.as_str()).ok_or(ServeError::NotFound)?;
     // openat2 on a cached dentry is a few microseconds: not worth a thread hop.
     let (file, meta) = root.open_file_meta(rel).map_err(|_| ServeError::NotFound)?;
+    if links == HardLinks::Refused && meta.nlink() > 1 {
+        tracing::warn!(
+            "refused {rel}: it has {} hard links (a hard link can expose any file of the \
+             filesystem; replace it with a copy, or serve with --media-hardlinks)",
+            meta.nlink()
+        );
+        return Err(ServeError::NotFound);
+    }
     let size = meta.len();
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let etag = format!(

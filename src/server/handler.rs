@@ -3,14 +3,15 @@
 //! 1. **Method**: GET and HEAD only (405 otherwise), without a body (413). `/healthz`
 //!    answers here, for any host.
 //! 2. **Host**: `:authority` or the single `Host` header, normalised (400 if invalid).
-//! 3. **Route**: `/assets/…` (theme assets, shared by every site) is served without a lookup.
-//! 4. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
-//! 5. **Dispatch**: `/media/…` (the site's files, with Range), `/robots.txt`, `/sitemap.xml`,
-//!    or a page: `/` is the first page, `/<page-id>` a named one.
-//! 6. **Render** (on the render pool, never on the reactor): read the XML fresh from disk,
+//! 3. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
+//! 4. **Dispatch**: `/assets/…` (theme assets, shared by every site, so only for a mapped
+//!    host: an unknown name or a bare address gets the neutral 404), `/media/…` (the site's
+//!    files, with Range; files with several hard links refused), `/robots.txt`,
+//!    `/sitemap.xml`, or a page: `/` is the first page, `/<page-id>` a named one.
+//! 5. **Render** (on the render pool, never on the reactor): read the XML fresh from disk,
 //!    find its theme from the prolog, answer 304 if the client's ETag or date still matches
 //!    (before any parse), else parse, transform, compress.
-//! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
+//! 6. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
 //!
 //! Every failure becomes a [`ServeError`], turned into a response in one place
 //! ([`super::response::error_response`]).
@@ -70,6 +71,7 @@ fn declares_body(headers: &HeaderMap) -> bool {
 
 /// What the path asks for, once the site is known.
 enum Target {
+    Asset(String),
     Page(String),
     Media(String),
     Robots,
@@ -108,13 +110,7 @@ async fn route(
         .collect();
     let host = Host::from_request(req.uri().authority().map(|a| a.as_str()), &host_lines)?;
 
-    // 3. Theme assets need no site.
-    if let Some(rest) = path.strip_prefix("/assets/") {
-        let rel = RelPath::from_url_path(rest).map_err(|_| ServeError::NotFound)?;
-        return files::serve(&state.assets, &rel, req.headers()).await;
-    }
-
-    // 4. Resolve
+    // 3. Resolve
     let value = state
         .map
         .resolve(&host)
@@ -122,8 +118,10 @@ async fn route(
         .ok_or_else(|| ServeError::UnknownHost(host.to_string()))?;
     let rel = site::parse_map_value(&host, &value)?;
 
-    // 5. Dispatch
-    let target = if let Some(rest) = path.strip_prefix("/media/") {
+    // 4. Dispatch
+    let target = if let Some(rest) = path.strip_prefix("/assets/") {
+        Target::Asset(rest.to_owned())
+    } else if let Some(rest) = path.strip_prefix("/media/") {
         Target::Media(rest.to_owned())
     } else if path == "/robots.txt" {
         Target::Robots
@@ -135,12 +133,27 @@ async fn route(
         Target::Page(page.chars().take(100).collect())
     };
     match target {
+        Target::Asset(rest) => {
+            let rel = RelPath::from_url_path(&rest).map_err(|_| ServeError::NotFound)?;
+            files::serve(
+                &state.assets,
+                &rel,
+                req.headers(),
+                files::HardLinks::Allowed,
+            )
+            .await
+        }
         Target::Media(rest) => {
             let site_dir = rel.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             let media = RelPath::from_url_path(&rest).map_err(|_| ServeError::NotFound)?;
             let full_rel = RelPath::parse(&format!("{site_dir}/media/{}", media.as_str()))
                 .map_err(|_| ServeError::NotFound)?;
-            files::serve(&state.sites, &full_rel, req.headers()).await
+            let links = if state.media_hardlinks {
+                files::HardLinks::Allowed
+            } else {
+                files::HardLinks::Refused
+            };
+            files::serve(&state.sites, &full_rel, req.headers(), links).await
         }
         Target::Robots => robots(state, host, rel).await,
         Target::Sitemap => sitemap(state, host, rel).await,
@@ -175,7 +188,7 @@ async fn page_response(
     let inm = header_str(headers, header::IF_NONE_MATCH).map(str::to_owned);
     let ims = header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned);
     let st = state.clone();
-    // 6. Render, off the reactor.
+    // 5. Render, off the reactor.
     let outcome = state
         .pool
         .run(move || -> Result<PageOutcome, ServeError> {
@@ -235,7 +248,7 @@ async fn page_response(
         })
         .await??;
 
-    // 7. Respond
+    // 6. Respond
     let mut resp = match outcome {
         PageOutcome::NotModified {
             etag,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub pool: RenderPool,
     /// Budgets of one transform.
     pub limits: Limits,
+    /// Whether media files with more than one hard link may be served (`--media-hardlinks`).
+    pub media_hardlinks: bool,
 }
 
 /// Connection-level settings.

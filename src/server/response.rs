@@ -65,6 +65,8 @@ pub fn status_of(err: &ServeError) -> StatusCode {
         ServeError::Map(MapError::Unavailable { .. }) | ServeError::Overloaded(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        // One broken entry of the map: that host only, until an operator fixes it.
+        ServeError::Map(MapError::BadEntry { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         // The map points to a file that is not (or not yet) there: an inconsistency an
         // operator must fix; 503 keeps search engines from dropping the site meanwhile.
         ServeError::Site(SiteError::Unreadable { .. }) => StatusCode::SERVICE_UNAVAILABLE,

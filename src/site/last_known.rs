@@ -156,6 +156,12 @@ impl LastKnown {
                 self.outage.succeeded(started);
                 Ok(answer)
             }
+            // One broken entry: Redis answered, so this is no outage, and no stale answer
+            // should hide the fault from the operator.
+            Err(err @ MapError::BadEntry { .. }) => {
+                self.outage.succeeded(started);
+                Err(err)
+            }
             Err(err) => {
                 self.outage.failed(started, &err, self.stale_for);
                 match self.stale(host) {

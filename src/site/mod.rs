@@ -70,6 +70,18 @@ pub enum MapError {
         /// The underlying error.
         detail: String,
     },
+    /// One entry of the map is not a site path (a key of another Redis type): that host is
+    /// broken, the map is not down.
+    #[error(
+        "domain map entry {key} is not a string ({detail}); its host gets 503 until it is \
+         fixed: set it again with `vitrine domains set`, or delete it (redis-cli DEL {key})"
+    )]
+    BadEntry {
+        /// The Redis key.
+        key: String,
+        /// What Redis said.
+        detail: String,
+    },
     /// A value given to the map is invalid.
     #[error("{0}")]
     Invalid(String),

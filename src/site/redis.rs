@@ -270,6 +270,14 @@ impl RedisMap {
                 }
                 Ok(v)
             }
+            // Redis answered: it is up, and this one key holds a list, a hash...
+            Ok(Err(e)) if e.code() == Some("WRONGTYPE") => {
+                self.answered();
+                Err(MapError::BadEntry {
+                    key,
+                    detail: e.to_string(),
+                })
+            }
             Ok(Err(e)) => {
                 if e.is_timeout() {
                     self.replace(&slot);

@@ -435,6 +435,7 @@ pub struct ServerConfig {
     pub map_deadline_ms: u64,
     pub stale_for: u64,
     pub max_connections: usize,
+    pub media_hardlinks: bool,
 }
 
 impl ServerConfig {
@@ -451,6 +452,7 @@ impl ServerConfig {
             map_deadline_ms: 250,
             stale_for: 3600,
             max_connections: 10_000,
+            media_hardlinks: false,
         }
     }
 }
@@ -489,6 +491,9 @@ impl Server {
         }
         if !config.watch {
             argv.push("--no-watch".to_owned());
+        }
+        if config.media_hardlinks {
+            argv.push("--media-hardlinks".to_owned());
         }
         let cli = vitrine::cli::Cli::try_parse_from(&argv).unwrap();
         let vitrine::cli::Command::Serve(args) = cli.command else {
