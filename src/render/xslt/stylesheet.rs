@@ -133,8 +133,8 @@ impl Stylesheet {
                 messages,
             });
         };
-        // SAFETY: `style` is a live compiled stylesheet; `errors` is a plain field.
-        let errors = unsafe { (*style.as_ptr()).errors };
+        // SAFETY: `style` is a live compiled stylesheet; the C side reads one of its fields.
+        let errors = unsafe { vitrine_style_errors(style.as_ptr()) };
         let mut compiled = Stylesheet {
             ptr: style,
             output: OutputSpec::default(),

@@ -15,6 +15,7 @@ extern "C" {
     pub(super) fn vitrine_ctxt_failed(ctxt: ffi::xsltTransformContextPtr) -> c_int;
     pub(super) fn vitrine_find_xslt_ns_literal() -> *const u8;
     pub(super) fn vitrine_style_indent(style: ffi::xsltStylesheetPtr) -> c_int;
+    pub(super) fn vitrine_style_errors(style: ffi::xsltStylesheetPtr) -> c_int;
     pub(super) fn vitrine_style_share_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     pub(super) fn vitrine_style_unshare_xslt_ns(style: ffi::xsltStylesheetPtr, lit: *const u8);
     pub(super) fn vitrine_ctxt_stop(ctxt: ffi::xsltTransformContextPtr);

@@ -29,3 +29,9 @@ const char *vitrine_style_doc_url(void *style) {
         return NULL;
     return (const char *) s->doc->URL;
 }
+
+/* The errors libxslt counted while compiling a stylesheet. Read here, with the installed
+ * headers: the libxslt crate's Rust bindings were generated from another version. */
+int vitrine_style_errors(xsltStylesheetPtr style) {
+    return style != NULL ? style->errors : 1;
+}
