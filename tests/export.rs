@@ -519,12 +519,20 @@ fn unpublish_then_export_brings_the_site_back_with_its_media() {
     assert_eq!(s["written"], 1);
     assert_eq!(s["media_restored"], 1);
     assert_eq!(s["domains_added"], 3);
-    assert_eq!(server.get("www.boulangerie-martin.fr", "/").status, 200);
-    assert_eq!(
-        server
-            .get("boulangerie-martin.fr", "/media/four.jpg")
-            .status,
-        200
+    // The server's cached "unknown host" answers are dropped by Redis's invalidation
+    // messages, which arrive on their own connection a moment after the export's writes.
+    wait_for(
+        || server.get("www.boulangerie-martin.fr", "/").status == 200,
+        "the re-exported site to be served",
+    );
+    wait_for(
+        || {
+            server
+                .get("boulangerie-martin.fr", "/media/four.jpg")
+                .status
+                == 200
+        },
+        "the restored media to be served",
     );
     // Nothing was deleted: the archived XML is still there.
     assert!(archived[0].join("site.xml").is_file());
