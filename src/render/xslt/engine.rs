@@ -311,32 +311,25 @@ const PROBE_XSL: &str = include_str!("probe/probe.xsl");
 /// Returns the fast paths that were really exercised (a path the libraries never route
 /// through, such as the XPath functions on libxml2 2.14+, is dropped), or why they differ.
 pub(super) fn self_test(fast: FastPaths) -> Result<FastPaths, String> {
-    let plain = probe_render(FastPaths::NONE)?;
-    let (out, used) = probe_render_counting(fast)?;
-    if out.0 != plain.0 {
+    let (plain, _) = probe_render(FastPaths::NONE)?;
+    let (out, used) = probe_render(fast)?;
+    if out != plain {
         let at = out
-            .0
             .iter()
-            .zip(plain.0.iter())
+            .zip(plain.iter())
             .position(|(a, b)| a != b)
-            .unwrap_or(out.0.len().min(plain.0.len()));
+            .unwrap_or(out.len().min(plain.len()));
         return Err(format!(
             "the probe page differs at byte {at} ({} bytes with fast paths, {} without)",
-            out.0.len(),
-            plain.0.len()
+            out.len(),
+            plain.len()
         ));
     }
     Ok(used)
 }
 
-struct Probe(Vec<u8>);
-
-fn probe_render(fast: FastPaths) -> Result<Probe, String> {
-    probe_render_counting(fast).map(|(p, _)| p)
-}
-
 /// One render of the probe with `fast`, and which of those paths were really taken.
-fn probe_render_counting(fast: FastPaths) -> Result<(Probe, FastPaths), String> {
+fn probe_render(fast: FastPaths) -> Result<(Bytes, FastPaths), String> {
     let style = Stylesheet::compile_bytes(
         PROBE_XSL.as_bytes(),
         Path::new("/vitrine-probe/probe.xsl"),
@@ -374,7 +367,7 @@ fn probe_render_counting(fast: FastPaths) -> Result<(Probe, FastPaths), String> 
     if style.ns_literal.is_null() {
         used = used.without(FastPath::NsIntern);
     }
-    Ok((Probe(out.to_vec()), used))
+    Ok((out, used))
 }
 
 /// For differential tests: whether `p` is proven on the libraries loaded now. A test of a
