@@ -133,6 +133,17 @@ pub struct ServeArgs {
     /// connection stays open with no request in progress.
     #[arg(long, env = "VITRINE_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
+    /// Seconds a response may go without the client taking any of its bytes (a 64 KiB
+    /// chunk of a file, or a page); then it is abandoned (HTTP/2: that stream, or the
+    /// connection if none of its responses progress; HTTP/1: the connection). A download
+    /// that is slow but moving continues.
+    #[arg(long, env = "VITRINE_SEND_TIMEOUT", default_value_t = 30)]
+    pub send_timeout: u64,
+    /// Most media and asset responses open at once, process-wide; beyond, 503 with
+    /// Retry-After. Default: what the descriptor limit leaves after the connections, up
+    /// to 8192.
+    #[arg(long, env = "VITRINE_MAX_OPEN_FILES")]
+    pub max_open_files: Option<usize>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "VITRINE_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,

@@ -16,6 +16,7 @@
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
 //! * [`publish`]: rendering outside a request, as the server does: one page for a host, the
 //!   static export of every page ([`publish::export`]).
+//! * [`observe`]: the log, and repeated events logged once per interval.
 //! * [`check`]: the pre-deploy check of stylesheets, site XMLs, renders and the domain map.
 
 pub mod check;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod cmd;
 pub mod export;
 pub mod fsx;
+pub mod observe;
 pub mod publish;
 pub mod render;
 pub mod replay;

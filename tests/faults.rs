@@ -14,6 +14,8 @@ use crate::support::*;
 const DEADLINE_MS: u64 = 200;
 const REQUEST_BUDGET: Duration = Duration::from_secs(2);
 const UNKNOWN: &str = "nobody-here.example";
+/// A ping is sent every heartbeat; detection may also wait for one that is in flight.
+const HEARTBEAT_SLACK: Duration = Duration::from_millis(500);
 
 /// One request of the load.
 #[derive(Debug, Clone)]
@@ -235,6 +237,14 @@ fn redis_killed_and_restarted_under_load() {
     );
 }
 
+/// Whether the server's map has found Redis down (outage mode: lookups are not sent).
+fn known_down(server: &Server) -> bool {
+    match &server.state.map {
+        vitrine::site::DomainMap::Redis { map, .. } => map.known_down(),
+        vitrine::site::DomainMap::Memory(_) => false,
+    }
+}
+
 #[test]
 fn redis_paused_then_resumed_under_load() {
     let s = setup(None, Redis::start());
@@ -243,10 +253,12 @@ fn redis_paused_then_resumed_under_load() {
 
     let paused = Instant::now();
     s.redis.pause();
+    wait_for(|| known_down(&s.server), "the outage to be detected");
+    let detected = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
     let resuming = Instant::now();
     s.redis.resume();
-    let took = s.remap_and_wait(Duration::from_secs(3));
+    let took = s.remap_and_wait(Duration::from_secs(1));
     wait_for(
         || s.server.get(UNKNOWN, "/").status == 404,
         "a fresh negative answer",
@@ -254,13 +266,28 @@ fn redis_paused_then_resumed_under_load() {
     std::thread::sleep(Duration::from_millis(300));
     let samples = load.finish();
 
-    let during = check_load(&samples, (paused, resuming));
-    // A paused Redis never answers: every request of the pause waited for the deadline,
-    // and not much longer.
-    let slowest = during.iter().map(|x| x.took).max().unwrap();
+    check_load(&samples, (paused, resuming));
+    // Once the outage is known, no request waits for Redis: known hosts get their last
+    // known answer and unknown ones 503 without a lookup being sent. (A request is still
+    // allowed its render; what it may not do is pay the lookup deadline.)
+    let after: Vec<&Sample> = samples
+        .iter()
+        .filter(|x| x.start > detected && x.start + x.took < resuming)
+        .collect();
     assert!(
-        slowest >= Duration::from_millis(DEADLINE_MS),
-        "requests during the pause did wait for Redis ({slowest:?})"
+        after.len() >= 20,
+        "{} requests after detection",
+        after.len()
+    );
+    let slowest = after.iter().map(|x| x.took).max().unwrap();
+    assert!(
+        slowest < Duration::from_millis(DEADLINE_MS),
+        "a request waited {slowest:?} on a Redis known to be down"
+    );
+    assert!(
+        detected - paused < Duration::from_millis(DEADLINE_MS) * 2 + HEARTBEAT_SLACK,
+        "the outage took {:?} to be detected",
+        detected - paused
     );
     // Connections replaced during the pause are closed, not leaked: once the queued
     // connects are accepted and see their end, only a handful remain.
@@ -743,4 +770,63 @@ fn a_map_entry_of_the_wrong_type_breaks_its_host_only() {
         || server.get(&good, "/").text() == other_page,
         "the remap to be live",
     );
+}
+
+/// Redis's count of `GET` commands executed so far.
+fn redis_gets(redis: &Redis) -> u64 {
+    let stats = redis.command(&["INFO", "commandstats"]).unwrap();
+    stats
+        .split("cmdstat_get:calls=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// A burst of lookups of a few hosts (5,120 HTTP/2 streams' worth, all at once) costs one
+/// round trip per host, never reaches the bound on waiting lookups, and starts no outage.
+#[test]
+fn concurrent_lookups_of_a_host_share_one_round_trip() {
+    use vitrine::site::{DomainMap, Host, MapOptions};
+    let fixture = Fixture::new();
+    let redis = redis_with_sample_map(&fixture);
+    let hosts: Vec<Host> = ["boulangerie-martin", "studio-lumiere", "kine-rousseau"]
+        .iter()
+        .map(|id| Host::parse(main_domain(&fixture, id).0.as_bytes()).unwrap())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let options = MapOptions {
+            cache: None,
+            probe: true,
+            ..MapOptions::once(Duration::from_millis(DEADLINE_MS))
+        };
+        let (map, _) = DomainMap::open(Some(&redis.url()), &fixture.sites(), options)
+            .await
+            .unwrap();
+        let before = redis_gets(&redis);
+        let burst = 5 * vitrine::site::redis::MAX_IN_FLIGHT;
+        let lookups = (0..burst).map(|i| map.resolve(&hosts[i % hosts.len()]));
+        let answers = futures_util::future::join_all(lookups).await;
+        let sent = redis_gets(&redis) - before;
+        for (i, answer) in answers.iter().enumerate() {
+            assert!(
+                matches!(answer, Ok(Some(_))),
+                "lookup {i} of {}: {answer:?}",
+                hosts[i % hosts.len()]
+            );
+        }
+        assert_eq!(
+            sent,
+            hosts.len() as u64,
+            "{burst} concurrent lookups of {} hosts sent {sent} GETs",
+            hosts.len()
+        );
+        let DomainMap::Redis { last_known, .. } = &map else {
+            panic!("a Redis map")
+        };
+        assert!(!last_known.in_outage(), "a burst is not an outage");
+    });
 }

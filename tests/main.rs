@@ -5,6 +5,7 @@ mod support;
 mod engine;
 mod export;
 mod faults;
+mod hostile;
 mod http_edges;
 mod ops;
 mod reload;

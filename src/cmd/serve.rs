@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::fsx::Root;
 use crate::render::{Limits, RenderPool, Themes};
+use crate::server::budget::Budgets;
 use crate::server::{AppState, Server, ServerOptions};
 use crate::site::redis::MapCache;
 use crate::site::{DomainMap, MapOptions};
@@ -63,6 +64,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         deadline,
         cache,
         stale_for: Duration::from_secs(args.stale_for),
+        probe: true,
     };
     let (map, conflicts) = DomainMap::open(args.redis.as_deref(), sites_dir, options)
         .await
@@ -109,9 +111,13 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
             args.listen
         )
     })?;
+    let budgets = Budgets::from_process(args.max_connections, args.max_open_files, threads)?;
+    budgets.log();
     let options = ServerOptions {
-        max_connections: args.max_connections,
+        max_connections: budgets.connections,
+        max_open_files: budgets.open_files,
         header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        send_timeout: Duration::from_secs(args.send_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
     let server = Server::new(listener, state.clone(), options);

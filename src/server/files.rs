@@ -15,9 +15,15 @@ use hyper::{Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use super::budget::FileBudget;
 use super::range::{self, RangeOutcome};
 use super::response::{full, header_str, http_date, not_modified, Body, ServeError};
 use crate::fsx::{RelPath, Root};
+use crate::observe::tally;
+
+/// Bytes read from a file per body frame: also how much a client must take within the send
+/// timeout for a download to count as progressing.
+pub const CHUNK: usize = 64 * 1024;
 
 /// Content-Type by extension; anything else is refused (404), which also keeps stray files
 /// (backups, sources) from being served.
@@ -57,22 +63,29 @@ pub enum HardLinks {
     Refused,
 }
 
-/// Serves `rel` beneath `root`, honouring conditional and Range headers.
+/// Serves `rel` beneath `root`, honouring conditional and Range headers. With a `budget`
+/// (every request of a client connection), the file is opened only once a permit of it is
+/// held, and the permit lives as long as the response body.
 pub async fn serve(
     root: &Root,
     rel: &RelPath,
     headers: &HeaderMap,
     links: HardLinks,
+    budget: Option<&FileBudget>,
 ) -> Result<Response<Body>, ServeError> {
     let ctype = content_type(rel.as_str()).ok_or(ServeError::NotFound)?;
+    let permit = match budget {
+        Some(b) => Some(b.acquire().await?),
+        None => None,
+    };
     // openat2 on a cached dentry is a few microseconds: not worth a thread hop.
     let (file, meta) = root.open_file_meta(rel).map_err(|_| ServeError::NotFound)?;
     if links == HardLinks::Refused && meta.nlink() > 1 {
-        tracing::warn!(
+        tally::HARD_LINKS.hit_with(format_args!(
             "refused {rel}: it has {} hard links (a hard link can expose any file of the \
              filesystem; replace it with a copy, or serve with --media-hardlinks)",
             meta.nlink()
-        );
+        ));
         return Err(ServeError::NotFound);
     }
     let size = meta.len();
@@ -154,7 +167,12 @@ pub async fn serve(
             .await
             .map_err(|_| ServeError::NotFound)?;
     }
-    let stream = ReaderStream::with_capacity(file.take(len), 64 * 1024).map_ok(Frame::data);
+    // The permit moves into the stream, so that it is given back when the body is finished
+    // or dropped (an abandoned response included), not when this function returns.
+    let stream = ReaderStream::with_capacity(file.take(len), CHUNK).map_ok(move |bytes| {
+        let _held = &permit;
+        Frame::data(bytes)
+    });
     *resp.body_mut() = BodyExt::boxed(StreamBody::new(stream));
     Ok(resp)
 }

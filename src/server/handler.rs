@@ -6,7 +6,8 @@
 //! 3. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
 //! 4. **Dispatch**: `/assets/…` (theme assets, shared by every site, so only for a mapped
 //!    host: an unknown name or a bare address gets the neutral 404), `/media/…` (the site's
-//!    files, with Range; files with several hard links refused), `/robots.txt`,
+//!    files, with Range; files with several hard links refused; each open file drawn from
+//!    its connection's and the process's budget, [`super::budget`]), `/robots.txt`,
 //!    `/sitemap.xml`, or a page: `/` is the first page, `/<page-id>` a named one.
 //! 5. **Render** (on the render pool, never on the reactor): read the XML fresh from disk,
 //!    find its theme from the prolog, answer 304 if the client's ETag or date still matches
@@ -25,6 +26,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
+use super::budget::FileBudget;
 use super::files;
 use super::response::{
     error_response, full, header_str, http_date, not_modified, Body, Coding, ServeError,
@@ -140,6 +142,7 @@ async fn route(
                 &rel,
                 req.headers(),
                 files::HardLinks::Allowed,
+                req.extensions().get::<FileBudget>(),
             )
             .await
         }
@@ -153,7 +156,8 @@ async fn route(
             } else {
                 files::HardLinks::Refused
             };
-            files::serve(&state.sites, &full_rel, req.headers(), links).await
+            let budget = req.extensions().get::<FileBudget>();
+            files::serve(&state.sites, &full_rel, req.headers(), links, budget).await
         }
         Target::Robots => robots(state, host, rel).await,
         Target::Sitemap => sitemap(state, host, rel).await,

@@ -10,7 +10,12 @@
 //! queued in the kernel are accepted, then the listener is closed (new connections are
 //! refused), in-flight requests finish, and connections still open after the grace period
 //! are dropped.
+//!
+//! What a connection may hold is bounded too ([`budget`]): HTTP/2 streams, open files (per
+//! connection and process-wide, within the descriptor limit), and time without progress
+//! (`send_timeout`, enforced by [`conn`]).
 
+pub mod budget;
 pub mod conn;
 pub mod files;
 pub mod handler;
@@ -30,6 +35,7 @@ use tokio::sync::{watch, Semaphore};
 use conn::Phase;
 
 use crate::fsx::Root;
+use crate::observe::tally;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::site::DomainMap;
 
@@ -63,11 +69,15 @@ pub struct AppState {
 /// Connection-level settings.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Most connections open at once.
+    /// Most connections open at once (within the descriptor budget, see [`budget`]).
     pub max_connections: usize,
+    /// Most media and asset responses open at once, process-wide.
+    pub max_open_files: usize,
     /// Time allowed to receive a request's headers (slow clients are cut off), and the
     /// longest a connection stays open with no request in progress.
     pub header_read_timeout: Duration,
+    /// Longest a response may go without the client taking any of its bytes.
+    pub send_timeout: Duration,
     /// How long in-flight requests may run after shutdown starts.
     pub shutdown_grace: Duration,
 }
@@ -76,7 +86,9 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_connections: 10_000,
+            max_open_files: 8192,
             header_read_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -125,21 +137,29 @@ impl Server {
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(128)
+            .max_concurrent_streams(budget::MAX_STREAMS)
             .max_header_list_size(MAX_HEADER_BYTES as u32);
         let builder = Arc::new(builder);
         let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+        let limits = conn::ConnLimits {
+            idle_timeout: options.header_read_timeout,
+            send_timeout: options.send_timeout,
+            open_files: Arc::new(Semaphore::new(
+                options.max_open_files.clamp(1, Semaphore::MAX_PERMITS),
+            )),
+        };
         let spawn = |stream: TcpStream, permit| {
             let _ = stream.set_nodelay(true);
             tokio::spawn(conn::serve(
                 stream,
                 builder.clone(),
                 state.clone(),
-                options.header_read_timeout,
+                limits.clone(),
                 phase_rx.clone(),
                 permit,
             ));
         };
+        let flusher = tally::spawn_flusher();
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
 
@@ -209,6 +229,8 @@ impl Server {
                 let _ = tokio::time::timeout(Duration::from_secs(1), permits.acquire_many(all)).await;
             }
         }
+        flusher.abort();
+        tally::flush();
         Ok(())
     }
 }

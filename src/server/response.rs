@@ -9,6 +9,7 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::observe::tally;
 use crate::render::{Overloaded, RenderError};
 use crate::site::{HostError, MapError, SiteError};
 
@@ -43,6 +44,9 @@ pub enum ServeError {
     /// The render queue is full.
     #[error("{0}")]
     Overloaded(#[from] Overloaded),
+    /// The open-file budget (of the connection or the process) is spent.
+    #[error("too many files open at once; retry shortly")]
+    FilesBusy,
     /// A file route (media, assets) found nothing.
     #[error("not found")]
     NotFound,
@@ -62,9 +66,9 @@ pub fn status_of(err: &ServeError) -> StatusCode {
         ServeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ServeError::BodyNotAllowed => StatusCode::PAYLOAD_TOO_LARGE,
         // The answer is unknown rather than negative: ask the client to come back.
-        ServeError::Map(MapError::Unavailable { .. }) | ServeError::Overloaded(_) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        ServeError::Map(MapError::Unavailable { .. } | MapError::Saturated { .. })
+        | ServeError::Overloaded(_)
+        | ServeError::FilesBusy => StatusCode::SERVICE_UNAVAILABLE,
         // One broken entry of the map: that host only, until an operator fixes it.
         ServeError::Map(MapError::BadEntry { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         // The map points to a file that is not (or not yet) there: an inconsistency an
@@ -80,10 +84,16 @@ pub fn status_of(err: &ServeError) -> StatusCode {
 pub fn error_response(err: &ServeError) -> Response<Body> {
     let status = status_of(err);
     // A map outage is logged once when it starts and once when it ends
-    // (`site::last_known`), not once per request it fails.
-    let outage = matches!(err, ServeError::Map(MapError::Unavailable { .. }));
-    if status.is_server_error() && !outage {
-        tracing::warn!(status = status.as_u16(), "{err}");
+    // (`site::last_known`), not once per request it fails; a spent file budget has its own
+    // tally (`server::budget`).
+    let logged_elsewhere = matches!(
+        err,
+        ServeError::Map(MapError::Unavailable { .. }) | ServeError::FilesBusy
+    );
+    if status.is_server_error() && !logged_elsewhere {
+        // One line per interval, not per request: a broken site asked 1,000 times a second
+        // must not become 1,000 log lines a second.
+        tally::SERVER_ERRORS.hit_with(format_args!("{} {err}", status.as_u16()));
     } else {
         tracing::debug!(status = status.as_u16(), "{err}");
     }
@@ -122,7 +132,12 @@ pub fn error_response(err: &ServeError) -> Response<Body> {
         HeaderValue::from_static("nosniff"),
     );
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        let retry = if matches!(err, ServeError::Overloaded(_)) {
+        let retry = if matches!(
+            err,
+            ServeError::Overloaded(_)
+                | ServeError::FilesBusy
+                | ServeError::Map(MapError::Saturated { .. })
+        ) {
             "1"
         } else {
             "5"

@@ -4,9 +4,10 @@
 //! Every successful lookup records its answer here ([`LastKnown::settle`]); the table is read
 //! only when a lookup fails or times out. A host confirmed within the staleness bound keeps
 //! being served from its last known site file; any other host gets the map's error (503 with
-//! `Retry-After`, never 404: the answer is unknown, not negative). Redis is still asked
-//! first on every request, so a remap made during the outage is live on the first request
-//! after Redis answers again.
+//! `Retry-After`, never 404: the answer is unknown, not negative). Once Redis is known down,
+//! lookups fail at once without being sent ([`super::redis`], outage mode) and only its
+//! background ping is waited for; its first answer makes lookups go to Redis again, so a
+//! remap made during the outage is live on the first request after that.
 //!
 //! The table is bounded by two generations of at most `capacity / 2` entries each: entries
 //! go into the current generation; when it is full it becomes the previous one and the old
@@ -162,6 +163,12 @@ impl LastKnown {
                 self.outage.succeeded(started);
                 Err(err)
             }
+            // Too many distinct lookups at once: says nothing of Redis's health, so no
+            // outage starts or ends; a host known recently is still answered.
+            Err(err @ MapError::Saturated { .. }) => match self.stale(host) {
+                Some(stale) => Ok(Some(stale.path)),
+                None => Err(err),
+            },
             Err(err) => {
                 self.outage.failed(started, &err, self.stale_for);
                 match self.stale(host) {

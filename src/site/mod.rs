@@ -60,7 +60,7 @@ pub enum SiteError {
 }
 
 /// Errors of the domain map itself.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MapError {
     /// Redis did not answer (down, paused, unreachable) within the deadline.
     #[error("domain map unavailable ({what}): {detail}")]
@@ -69,6 +69,15 @@ pub enum MapError {
         what: String,
         /// The underlying error.
         detail: String,
+    },
+    /// Too many distinct hosts wait on Redis at once: this lookup was not sent. Redis may be
+    /// healthy (a burst of new hosts), so this is no outage.
+    #[error("domain map busy ({what}): {waiting} distinct lookups already wait on Redis")]
+    Saturated {
+        /// What was being done.
+        what: String,
+        /// The bound that was reached.
+        waiting: usize,
     },
     /// One entry of the map is not a site path (a key of another Redis type): that host is
     /// broken, the map is not down.
@@ -104,6 +113,10 @@ pub struct MapOptions {
     pub cache: Option<redis::MapCache>,
     /// How long a confirmed answer is still served while Redis is down.
     pub stale_for: Duration,
+    /// Outage mode (the publisher): once a lookup or a ping misses its deadline, lookups
+    /// fail at once until a background ping gets an answer, instead of each waiting for
+    /// the deadline. One-shot commands ask Redis every time instead.
+    pub probe: bool,
 }
 
 impl MapOptions {
@@ -113,6 +126,7 @@ impl MapOptions {
             deadline,
             cache: None,
             stale_for: Duration::ZERO,
+            probe: false,
         }
     }
 }
@@ -156,8 +170,7 @@ impl DomainMap {
         match redis {
             Some(url) => Ok((
                 DomainMap::Redis {
-                    map: redis::RedisMap::connect_cached(url, options.deadline, options.cache)
-                        .await?,
+                    map: redis::RedisMap::connect_with(url, options).await?,
                     last_known: last_known::LastKnown::new(
                         last_known::DEFAULT_CAPACITY,
                         options.stale_for,

@@ -28,8 +28,14 @@
 //! - a lookup that times out replaces the manager by a fresh, lazily connecting one, at most
 //!   once per [`REPLACE_INTERVAL`] (no connection storm); the old connection is closed when
 //!   the last lookup using it ends;
-//! - at most [`MAX_IN_FLIGHT`] lookups wait on Redis at once; beyond, a lookup fails at once
-//!   instead of queueing behind a Redis that does not answer.
+//! - **outage mode** (the publisher, [`MapOptions::probe`](super::MapOptions)): once a
+//!   lookup or a ping has found Redis unreachable, Redis is *known down* and lookups fail at
+//!   once, without being sent, so no request pays the deadline again; a ping every
+//!   [`HEARTBEAT`] is the only thing still sent, and its first answer ends the outage;
+//! - concurrent lookups of one host share one round trip (single flight), so a burst of
+//!   requests for a few hosts costs a few `GET`s;
+//! - at most [`MAX_IN_FLIGHT`] distinct lookups wait on Redis at once; beyond, a lookup fails
+//!   at once ([`MapError::Saturated`], not an outage) instead of queueing.
 //!
 //! # The exporter's writer
 //!
@@ -37,23 +43,24 @@
 //! pipelined over a batch of sites, ownership changes done by Lua scripts so that a check and
 //! the writes it allows are one atomic step (two exporters cannot both take a domain).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::caching::{CacheConfig, CacheMode};
 use redis::{AsyncCommands, CommandCacheConfig, IntoConnectionInfo, ProtocolVersion, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
-use super::MapError;
+use super::{MapError, MapOptions};
 
 /// Prefix of every domain key.
 pub const KEY_PREFIX: &str = "vitrine:domain:";
 
-/// Lookups allowed to wait on Redis at once. A healthy Redis answers a pipelined `GET` in
-/// well under a millisecond, so this many in flight means it is not answering.
+/// Distinct lookups allowed to wait on Redis at once (concurrent lookups of one host count
+/// once). A healthy Redis answers a pipelined `GET` in well under a millisecond.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
 /// Interval of the liveness ping when lookups are cached.
@@ -86,6 +93,12 @@ struct Inner {
     slot: ArcSwap<Slot>,
     generations: AtomicU64,
     in_flight: Semaphore,
+    /// Lookups under way, by host: later lookups of the same host wait for the first one.
+    flights: Mutex<HashMap<String, Flight>>,
+    /// Outage mode is on (see the module doc).
+    probe: bool,
+    /// Redis is known down: set when a lookup or ping gets no answer, cleared by a ping's.
+    down: AtomicBool,
     url: String,
     deadline: Duration,
     /// Client-side caching is configured (opt-in per lookup, see [`RedisMap::get`]).
@@ -94,6 +107,9 @@ struct Inner {
     last_answer_ms: AtomicU64,
     epoch: Instant,
 }
+
+/// One lookup under way, shared by every request for its host that arrives meanwhile.
+type Flight = Arc<OnceCell<Result<Option<String>, MapError>>>;
 
 /// The connection in use and when it was made.
 struct Slot {
@@ -110,13 +126,15 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> MapError {
 }
 
 impl RedisMap {
-    /// Connects to `url` (`redis://host:port/db`). Fails if Redis cannot be reached now.
+    /// Connects to `url` (`redis://host:port/db`) for a one-shot command: no cache, no
+    /// outage mode. Fails if Redis cannot be reached now.
     pub async fn connect(url: &str, deadline: Duration) -> Result<RedisMap, MapError> {
-        Self::connect_cached(url, deadline, None).await
+        Self::connect_with(url, MapOptions::once(deadline)).await
     }
 
-    /// Like [`RedisMap::connect`], with Redis's server-assisted client-side caching of
-    /// lookups when `cache` is given (the publisher's case).
+    /// Connects as `options` say: Redis's server-assisted client-side caching of lookups
+    /// when `options.cache` is given, outage mode when `options.probe` is set (the
+    /// publisher's case for both).
     ///
     /// With `CLIENT TRACKING` (RESP3), Redis remembers which keys this connection read and
     /// pushes an invalidation as soon as one of them is written or deleted, so answers can be
@@ -127,11 +145,13 @@ impl RedisMap {
     /// missing host (nil) is cached and invalidated the same way. `ttl` bounds how long an
     /// entry lives regardless, so a lost invalidation cannot leave a stale answer longer than
     /// that.
-    pub async fn connect_cached(
-        url: &str,
-        deadline: Duration,
-        cache: Option<MapCache>,
-    ) -> Result<RedisMap, MapError> {
+    pub async fn connect_with(url: &str, options: MapOptions) -> Result<RedisMap, MapError> {
+        let MapOptions {
+            deadline,
+            cache,
+            probe,
+            ..
+        } = options;
         let mut info = url
             .into_connection_info()
             .map_err(|e| MapError::Invalid(format!("redis URL {url:?}: {e}")))?;
@@ -176,6 +196,9 @@ impl RedisMap {
                 }),
                 generations: AtomicU64::new(0),
                 in_flight: Semaphore::new(MAX_IN_FLIGHT),
+                flights: Mutex::new(HashMap::new()),
+                probe,
+                down: AtomicBool::new(false),
                 url: url.to_owned(),
                 deadline,
                 cached: cache.is_some(),
@@ -183,7 +206,7 @@ impl RedisMap {
                 epoch: Instant::now(),
             }),
         };
-        if cache.is_some() {
+        if cache.is_some() || probe {
             map.spawn_heartbeat();
         }
         Ok(map)
@@ -193,7 +216,8 @@ impl RedisMap {
     /// only while the last reply is recent: a reply proves that every invalidation Redis
     /// sent before it has arrived (one ordered stream), so a cached answer is at most about
     /// [`CACHE_TRUST`] older than Redis's truth. A ping that fails replaces the connection,
-    /// which also empties the cache. The task ends with the map.
+    /// which also empties the cache, and (outage mode) marks Redis down; a ping answered
+    /// marks it up. The task ends with the map.
     fn spawn_heartbeat(&self) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -208,11 +232,29 @@ impl RedisMap {
                 let ping = redis::cmd("PING");
                 let reply = ping.query_async::<()>(&mut conn);
                 match tokio::time::timeout(map.inner.deadline, reply).await {
-                    Ok(Ok(())) => map.answered(),
-                    Ok(Err(_)) | Err(_) => map.replace(&slot),
+                    Ok(Ok(())) => {
+                        map.answered();
+                        map.inner.down.store(false, Ordering::Relaxed);
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        map.mark_down();
+                        map.replace(&slot);
+                    }
                 }
             }
         });
+    }
+
+    /// Enters outage mode (when enabled): lookups fail at once until a ping is answered.
+    fn mark_down(&self) {
+        if self.inner.probe {
+            self.inner.down.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether Redis is known down: lookups are not sent (outage mode only).
+    pub fn known_down(&self) -> bool {
+        self.inner.down.load(Ordering::Relaxed)
     }
 
     fn now_ms(&self) -> u64 {
@@ -243,14 +285,50 @@ impl RedisMap {
         format!("{KEY_PREFIX}{host}")
     }
 
-    /// Looks up one host, within the deadline.
+    /// Looks up one host, within the deadline; at once while Redis is known down. Lookups
+    /// of the same host made while one is under way get its answer.
     pub async fn get(&self, host: &str) -> Result<Option<String>, MapError> {
+        if self.known_down() {
+            return Err(unavailable(
+                &format!("GET {}", Self::key(host)),
+                "Redis is down (no answer to the last lookup or ping); not asked until a ping \
+                 is answered",
+            ));
+        }
+        let flight = {
+            let mut flights = self.flights();
+            match flights.get(host) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = Flight::default();
+                    flights.insert(host.to_owned(), f.clone());
+                    f
+                }
+            }
+        };
+        // If the lookup that runs `lookup` is dropped (its request went away), the next
+        // waiter runs it instead: nobody is left waiting on a cancelled lookup.
+        let result = flight.get_or_init(|| self.lookup(host)).await.clone();
+        let mut flights = self.flights();
+        if flights.get(host).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(host);
+        }
+        result
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flight>> {
+        // Every update is one insert or remove: a poisoned lock is still consistent.
+        self.inner.flights.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One `GET` round trip (or cache hit), within the deadline.
+    async fn lookup(&self, host: &str) -> Result<Option<String>, MapError> {
         let key = Self::key(host);
         let Ok(_permit) = self.inner.in_flight.try_acquire() else {
-            return Err(unavailable(
-                &format!("GET {key}"),
-                format!("{MAX_IN_FLIGHT} lookups already wait on Redis"),
-            ));
+            return Err(MapError::Saturated {
+                what: format!("GET {key}"),
+                waiting: MAX_IN_FLIGHT,
+            });
         };
         let slot = self.inner.slot.load_full();
         let mut conn = slot.conn.clone();
@@ -279,12 +357,14 @@ impl RedisMap {
                 })
             }
             Ok(Err(e)) => {
+                self.mark_down();
                 if e.is_timeout() {
                     self.replace(&slot);
                 }
                 Err(unavailable(&format!("GET {key}"), e))
             }
             Err(_) => {
+                self.mark_down();
                 self.replace(&slot);
                 Err(unavailable(
                     &format!("GET {key}"),
