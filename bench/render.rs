@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use vitrine::page::Coding;
 use vitrine::render::{self, Limits, PageRequest, Themes};
-use vitrine::server::response::Coding;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

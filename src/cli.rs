@@ -35,7 +35,7 @@ impl ServeArgs {
     /// work to steal (bench/README.md, "Threads").
     pub fn io_threads(&self) -> usize {
         self.io_threads
-            .unwrap_or_else(|| crate::publish::default_threads() / 4)
+            .unwrap_or_else(|| crate::page::default_threads() / 4)
             .max(1)
     }
 
@@ -44,7 +44,7 @@ impl ServeArgs {
     /// another render ready to run.
     pub fn render_threads(&self) -> usize {
         self.render_threads
-            .unwrap_or_else(|| crate::publish::default_threads() + 1)
+            .unwrap_or_else(|| crate::page::default_threads() + 1)
             .max(1)
     }
 }
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn default_threads_follow_the_cores() {
-        let cores = crate::publish::default_threads();
+        let cores = crate::page::default_threads();
         let cli = serve(&[]);
         assert_eq!(cli.runtime_threads(), Some((cores / 4).max(1)));
         assert_eq!(serve_args(&cli).render_threads(), cores + 1);

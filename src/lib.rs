@@ -8,14 +8,15 @@
 //!   site files.
 //! * [`render`]: compiled themes, the render thread pool, page rendering; [`render::xslt`] is
 //!   the only module touching libxml2/libxslt.
-//! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]).
+//! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]), which calls
+//!   [`page`] for pages.
 //! * [`watch`]: stylesheet hot reload.
 //! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
 //! * [`export`]: back-office records to site XML files and domain map entries.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.
-//! * [`publish`]: rendering outside a request, as the server does: one page for a host, the
-//!   static export of every page ([`publish::export`]).
+//! * [`page`]: one page of one site, the same steps for the server, `vitrine render` and
+//!   the static tree of every page ([`page::static_tree`]).
 //! * [`observe`]: the log, and repeated events logged once per interval.
 //! * [`check`]: the pre-deploy check of stylesheets, site XMLs, renders and the domain map.
 
@@ -25,7 +26,7 @@ pub mod cmd;
 pub mod export;
 pub mod fsx;
 pub mod observe;
-pub mod publish;
+pub mod page;
 pub mod render;
 pub mod replay;
 pub mod server;

@@ -239,7 +239,7 @@ fn redis_killed_and_restarted_under_load() {
 
 /// Whether the server's map has found Redis down (outage mode: lookups are not sent).
 fn known_down(server: &Server) -> bool {
-    match &server.state.map {
+    match &*server.state.pages.map {
         vitrine::site::DomainMap::Redis { map, .. } => map.known_down(),
         vitrine::site::DomainMap::Memory(_) => false,
     }
@@ -758,7 +758,7 @@ fn a_map_entry_of_the_wrong_type_breaks_its_host_only() {
         assert_eq!(resp.status, 503);
         assert_eq!(server.get(&good, "/").status, 200);
     }
-    let vitrine::site::DomainMap::Redis { last_known, .. } = &server.state.map else {
+    let vitrine::site::DomainMap::Redis { last_known, .. } = &*server.state.pages.map else {
         panic!("a Redis map");
     };
     assert!(!last_known.in_outage(), "one bad entry is not an outage");

@@ -140,8 +140,8 @@ fn a_backup_and_rename_save_never_drops_the_theme() {
         statuses.iter().all(|&s| s == 200),
         "every request during the save was served: {statuses:?}"
     );
-    assert!(server.state.themes.get("classic").is_some());
-    assert!(server.state.themes.failure("classic").is_none());
+    assert!(server.state.pages.themes.get("classic").is_some());
+    assert!(server.state.pages.themes.failure("classic").is_none());
 }
 
 #[test]
@@ -156,7 +156,7 @@ fn a_broken_change_keeps_the_last_good_version_and_names_file_and_line() {
             (r.header("etag").unwrap().to_owned(), r.body)
         })
         .collect();
-    let generation = server.state.themes.generation();
+    let generation = server.state.pages.themes.generation();
 
     let contact = fixture.stylesheets().join("common/contact.xsl");
     let good = std::fs::read_to_string(&contact).unwrap();
@@ -173,13 +173,13 @@ fn a_broken_change_keeps_the_last_good_version_and_names_file_and_line() {
     // A reload's effects are all visible once the generation has moved.
     wait_for(
         || {
-            server.state.themes.generation() > generation
-                && server.state.themes.failures().len() == 3
+            server.state.pages.themes.generation() > generation
+                && server.state.pages.themes.failures().len() == 3
         },
         "the three themes importing common/contact.xsl to fail",
     );
     for (theme, _) in &sites {
-        let failure = server.state.themes.failure(theme).unwrap();
+        let failure = server.state.pages.themes.failure(theme).unwrap();
         let at = failure.location.as_ref().expect("a location");
         assert!(
             Path::new(&at.file).ends_with("common/contact.xsl"),
@@ -202,7 +202,7 @@ fn a_broken_change_keeps_the_last_good_version_and_names_file_and_line() {
     // Fixed: the failures clear and the themes compile again (same bytes, same ETags).
     save_via_rename(&contact, &good);
     wait_for(
-        || server.state.themes.failures().is_empty(),
+        || server.state.pages.themes.failures().is_empty(),
         "the fix to be compiled",
     );
     for ((theme, domain), (etag, _)) in sites.iter().zip(&before) {

@@ -506,7 +506,7 @@ fn a_theme_change_changes_etags_and_a_broken_theme_keeps_the_last_good_one() {
     let good = server.get(&domain, "/");
     std::fs::write(&theme_path, "<xsl:stylesheet version=\"1.0\" xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\"><xsl:template match=\"/\"><xsl:value-of select=\"((\"/></xsl:template></xsl:stylesheet>").unwrap();
     wait_for(
-        || server.state.themes.failure(&theme).is_some(),
+        || server.state.pages.themes.failure(&theme).is_some(),
         "the broken theme to be refused",
     );
     let still = server.get(&domain, "/");

@@ -22,8 +22,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::fsx::{RelPath, Root};
-use crate::publish::Visit;
-use crate::publish::{export::NOT_FOUND_PAGE, for_each_site, render_file, render_parsed_file};
+use crate::page::Visit;
+use crate::page::{for_each_site, render_file, render_parsed_file, static_tree::NOT_FOUND_PAGE};
 use crate::render::xslt::{self, Document, Schema, SchemaError};
 use crate::render::{self, Limits, Location, RenderError, Themes};
 use crate::site::{self, Host};

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::check::{self, Report, SiteCheck};
 use crate::cli::CheckArgs;
 use crate::fsx::Root;
-use crate::publish;
+use crate::page;
 use crate::render::{Limits, Themes};
 use crate::site::redis::RedisMap;
 
@@ -44,7 +44,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         sites: &sites,
         shown: &args.data.sites,
         stylesheets_shown: &args.data.stylesheets,
-        threads: args.threads.unwrap_or_else(publish::default_threads),
+        threads: args.threads.unwrap_or_else(page::default_threads),
         limits: Limits::default(),
     }
     .run(&mut report, || bar.inc(1))

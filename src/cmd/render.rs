@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{DataArgs, RenderArgs};
 use crate::fsx::Root;
-use crate::publish::export::Export;
-use crate::publish::{self, Publisher};
+use crate::page::static_tree::StaticTree;
+use crate::page::{self, Pages};
 use crate::render::{Limits, ReloadOutcome, RenderPool, Themes};
 use crate::site::{self, DomainMap};
 
@@ -77,7 +77,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         let Some(out) = &args.out else {
             bail!("--all needs --out DIR");
         };
-        let threads = args.threads.unwrap_or_else(publish::default_threads);
+        let threads = args.threads.unwrap_or_else(page::default_threads);
         return export(&themes, &sites, out, threads, &args.data.sites);
     }
     let Some(host) = &args.host else {
@@ -96,7 +96,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     for c in conflicts {
         eprintln!("warning: {}", c.0);
     }
-    let publisher = Publisher {
+    let pages = Pages {
         map: Arc::new(map),
         sites: Arc::new(sites),
         themes,
@@ -104,10 +104,10 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         limits: Limits::default(),
     };
     let page = args.page.as_deref().unwrap_or("");
-    let out = publish::render_host_page(&publisher, host, page).await?;
+    let out = pages.render_host_page(host, page).await?;
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(&out.rendered.body)
+        .write_all(&out.page.body)
         .and_then(|()| stdout.flush())
         .context("cannot write the page to stdout")?;
     Ok(ExitCode::SUCCESS)
@@ -122,7 +122,7 @@ fn export(
 ) -> anyhow::Result<ExitCode> {
     let bar = progress(sites_dir, "rendering");
     let mut shown = 0u64;
-    let summary = Export {
+    let summary = StaticTree {
         themes,
         sites,
         out,

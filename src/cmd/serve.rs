@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::fsx::Root;
+use crate::page::Pages;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::budget::Budgets;
 use crate::server::{AppState, Server, ServerOptions};
@@ -90,12 +91,14 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         RenderPool::new(threads, args.render_queue).context("cannot start render threads")?;
 
     let state = Arc::new(AppState {
-        map,
-        sites,
+        pages: Pages {
+            map: Arc::new(map),
+            sites: Arc::new(sites),
+            themes: themes.clone(),
+            pool,
+            limits: Limits::default(),
+        },
         assets,
-        themes: themes.clone(),
-        pool,
-        limits: Limits::default(),
         media_hardlinks: args.media_hardlinks,
     });
     let watcher = if args.no_watch {
@@ -124,8 +127,8 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     tracing::info!(
         "serving {} with themes [{}] and the {} on http://{} ({} render threads, {} io threads)",
         sites_dir.display(),
-        state.themes.names().join(", "),
-        state.map.describe(),
+        state.pages.themes.names().join(", "),
+        state.pages.map.describe(),
         server.local_addr()?,
         threads,
         args.io_threads()

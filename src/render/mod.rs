@@ -507,6 +507,33 @@ pub fn render_page(
     })
 }
 
+impl RenderError {
+    /// Where to fix it (file, line), when the libraries said.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            RenderError::Xml(e) => e.location(),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a site file without transforming it (for its [`Outline`], or to render several
+/// pages of it with [`render_parsed`]).
+pub fn parse_site(xml: &[u8], name: &str) -> Result<Document, RenderError> {
+    Ok(xslt::parse_document(xml, name)?)
+}
+
+/// The outline (pages, domains) of a site file, parsed without a transform.
+pub fn outline_of(xml: &[u8], name: &str) -> Result<Outline, RenderError> {
+    Ok(Outline::of(&parse_site(xml, name)?))
+}
+
+/// The identity of the render engine (library versions and fast paths on), for validators:
+/// it changes whenever the same files could render to other bytes.
+pub fn engine_tag() -> u32 {
+    xslt::engine().tag() as u32
+}
+
 /// [`render_page`] for a document already parsed from `req.xml` (and its outline): what a
 /// caller that needed the outline first (the static export, to learn the main domain) uses
 /// instead of parsing twice. The document is consumed: libxslt writes into its input.

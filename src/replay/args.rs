@@ -92,7 +92,7 @@ impl ReplayArgs {
     /// steal work from the busy one.
     pub fn threads(&self) -> usize {
         self.threads
-            .unwrap_or_else(|| crate::publish::default_threads() / 4)
+            .unwrap_or_else(|| crate::page::default_threads() / 4)
             .max(1)
     }
 }

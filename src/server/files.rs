@@ -17,9 +17,10 @@ use tokio_util::io::ReaderStream;
 
 use super::budget::FileBudget;
 use super::range::{self, RangeOutcome};
-use super::response::{full, header_str, http_date, not_modified, Body, ServeError};
+use super::response::{full, header_str, http_date, Body, ServeError};
 use crate::fsx::{RelPath, Root};
 use crate::observe::tally;
+use crate::page::not_modified;
 
 /// Bytes read from a file per body frame: also how much a client must take within the send
 /// timeout for a download to count as progressing.

@@ -9,15 +9,15 @@
 //!    files, with Range; files with several hard links refused; each open file drawn from
 //!    its connection's and the process's budget, [`super::budget`]), `/robots.txt`,
 //!    `/sitemap.xml`, or a page: `/` is the first page, `/<page-id>` a named one.
-//! 5. **Render** (on the render pool, never on the reactor): read the XML fresh from disk,
-//!    find its theme from the prolog, answer 304 if the client's ETag or date still matches
-//!    (before any parse), else parse, transform, compress.
+//! 5. **Render** ([`crate::page`]'s page step, on the render pool, never on the reactor):
+//!    read the XML fresh from disk, find its theme from the prolog, answer 304 if the
+//!    client's ETag or date still matches (before any parse), else parse, transform,
+//!    compress. `robots.txt` and `sitemap.xml` parse without a transform.
 //! 6. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
 //!
 //! Every failure becomes a [`ServeError`], turned into a response in one place
 //! ([`super::response::error_response`]).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -28,14 +28,12 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::budget::FileBudget;
 use super::files;
-use super::response::{
-    error_response, full, header_str, http_date, not_modified, Body, Coding, ServeError,
-};
+use super::response::{error_response, full, header_str, http_date, Body, ServeError};
 use super::AppState;
 use crate::fsx::RelPath;
-use crate::publish;
-use crate::render::{self, Outline, RenderError};
-use crate::site::{self, Host};
+use crate::page::{self, Answer, Coding, Conditional, Pages, Validators};
+use crate::render::Outline;
+use crate::site::Host;
 
 /// Handles one request; never fails (errors become error pages).
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
@@ -113,12 +111,8 @@ async fn route(
     let host = Host::from_request(req.uri().authority().map(|a| a.as_str()), &host_lines)?;
 
     // 3. Resolve
-    let value = state
-        .map
-        .resolve(&host)
-        .await?
-        .ok_or_else(|| ServeError::UnknownHost(host.to_string()))?;
-    let rel = site::parse_map_value(&host, &value)?;
+    let pages = &state.pages;
+    let rel = pages.resolve(&host).await?;
 
     // 4. Dispatch
     let target = if let Some(rest) = path.strip_prefix("/assets/") {
@@ -130,9 +124,7 @@ async fn route(
     } else if path == "/sitemap.xml" {
         Target::Sitemap
     } else {
-        let page = path.trim_start_matches('/');
-        let page = page.strip_suffix('/').unwrap_or(page);
-        Target::Page(page.chars().take(100).collect())
+        Target::Page(page::page_id(path))
     };
     match target {
         Target::Asset(rest) => {
@@ -157,136 +149,54 @@ async fn route(
                 files::HardLinks::Refused
             };
             let budget = req.extensions().get::<FileBudget>();
-            files::serve(&state.sites, &full_rel, req.headers(), links, budget).await
+            files::serve(&pages.sites, &full_rel, req.headers(), links, budget).await
         }
-        Target::Robots => robots(state, host, rel).await,
-        Target::Sitemap => sitemap(state, host, rel).await,
-        Target::Page(page) => page_response(state, host, rel, page, req.headers()).await,
+        Target::Robots => robots(pages, host, rel).await,
+        Target::Sitemap => sitemap(pages, host, rel).await,
+        Target::Page(page) => page_response(pages, host, rel, page, req.headers()).await,
     }
 }
 
-/// What the render thread hands back for a page.
-enum PageOutcome {
-    NotModified {
-        etag: String,
-        last_modified: SystemTime,
-    },
-    Rendered {
-        body: Bytes,
-        content_type: String,
-        found: bool,
-        coding: Coding,
-        etag: String,
-        last_modified: SystemTime,
-    },
-}
-
 async fn page_response(
-    state: &Arc<AppState>,
+    pages: &Pages,
     host: Host,
     rel: RelPath,
     page: String,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ServeError> {
     let coding = Coding::negotiate(header_str(headers, header::ACCEPT_ENCODING));
-    let inm = header_str(headers, header::IF_NONE_MATCH).map(str::to_owned);
-    let ims = header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned);
-    let st = state.clone();
+    let conditional = Conditional {
+        if_none_match: header_str(headers, header::IF_NONE_MATCH).map(str::to_owned),
+        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned),
+    };
     // 5. Render, off the reactor.
-    let outcome = state
-        .pool
-        .run(move || -> Result<PageOutcome, ServeError> {
-            let file = site::read_site(&st.sites, &host, rel)?;
-            let render_err = |source| ServeError::Render {
-                host: host.to_string(),
-                file: file.rel.to_string(),
-                source,
-            };
-            let theme = st
-                .themes
-                .for_site(file.rel.as_str(), &file.bytes)
-                .map_err(render_err)?;
-            // The engine's tag is in the validator because a library update or a fast path
-            // turned off can change a page's bytes with neither file changing.
-            let etag = format!(
-                "\"{:016x}{:016x}{:08x}{}\"",
-                file.stamp,
-                theme.version,
-                render::xslt::engine().tag() as u32,
-                coding.etag_suffix()
-            );
-            let last_modified = file.modified.max(theme.modified);
-            if not_modified(inm.as_deref(), ims.as_deref(), &etag, last_modified) {
-                return Ok(PageOutcome::NotModified {
-                    etag,
-                    last_modified,
-                });
-            }
-            let rendered = publish::render_file(
-                &st.sites,
-                &st.themes,
-                &file,
-                &theme,
-                &page,
-                host.as_str(),
-                st.limits,
-            )
-            .map_err(render_err)?;
-            let body = match coding {
-                Coding::Identity => rendered.body,
-                c => c.encode(&rendered.body).map_err(|e| {
-                    render_err(RenderError::Dir {
-                        dir: PathBuf::from("(compression)"),
-                        source: e,
-                    })
-                })?,
-            };
-            Ok(PageOutcome::Rendered {
-                body,
-                content_type: rendered.content_type,
-                found: rendered.found,
-                coding,
-                etag,
-                last_modified,
-            })
-        })
-        .await??;
+    let answer = pages.page(host, rel, page, coding, conditional).await?;
 
     // 6. Respond
-    let mut resp = match outcome {
-        PageOutcome::NotModified {
-            etag,
-            last_modified,
-        } => {
+    let mut resp = match answer {
+        Answer::NotModified(validators) => {
             let mut resp = Response::new(full(Bytes::new()));
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
-            set_validators(resp.headers_mut(), &etag, last_modified);
+            set_validators(resp.headers_mut(), &validators);
             resp
         }
-        PageOutcome::Rendered {
-            body,
-            content_type,
-            found,
-            coding,
-            etag,
-            last_modified,
-        } => {
-            let mut resp = Response::new(full(body));
-            if !found {
+        Answer::Page(page) => {
+            let mut resp = Response::new(full(page.body));
+            if !page.found {
                 *resp.status_mut() = StatusCode::NOT_FOUND;
             }
             let h = resp.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
+            if let Ok(v) = HeaderValue::from_str(&page.content_type) {
                 h.insert(header::CONTENT_TYPE, v);
             }
-            if let Some(token) = coding.token() {
+            if let Some(token) = page.coding.token() {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
             }
             h.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             );
-            set_validators(h, &etag, last_modified);
+            set_validators(h, &page.validators);
             resp
         }
     };
@@ -295,37 +205,13 @@ async fn page_response(
     Ok(resp)
 }
 
-fn set_validators(h: &mut HeaderMap, etag: &str, last_modified: SystemTime) {
-    if let Ok(v) = HeaderValue::from_str(etag) {
+fn set_validators(h: &mut HeaderMap, validators: &Validators) {
+    if let Ok(v) = HeaderValue::from_str(&validators.etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::LAST_MODIFIED, http_date(last_modified));
+    h.insert(header::LAST_MODIFIED, http_date(validators.last_modified));
     // Revalidate every time: a regenerated site must be visible on the next request.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-}
-
-/// Reads and parses the site (no transform) on the pool, for robots.txt and sitemap.xml.
-async fn outline(
-    state: &Arc<AppState>,
-    host: Host,
-    rel: RelPath,
-) -> Result<(Outline, SystemTime), ServeError> {
-    let st = state.clone();
-    state
-        .pool
-        .run(move || {
-            let file = site::read_site(&st.sites, &host, rel)?;
-            let name = st.sites.path().join(file.rel.as_str());
-            let doc = render::xslt::parse_document(&file.bytes, &name.to_string_lossy()).map_err(
-                |e| ServeError::Render {
-                    host: host.to_string(),
-                    file: file.rel.to_string(),
-                    source: e.into(),
-                },
-            )?;
-            Ok((Outline::of(&doc), file.modified))
-        })
-        .await?
 }
 
 fn text_response(body: String, content_type: &'static str) -> Response<Body> {
@@ -340,12 +226,8 @@ fn canonical_host<'a>(outline: &'a Outline, host: &'a Host) -> &'a str {
     outline.main_domain().unwrap_or(host.as_str())
 }
 
-async fn robots(
-    state: &Arc<AppState>,
-    host: Host,
-    rel: RelPath,
-) -> Result<Response<Body>, ServeError> {
-    let (outline, _) = outline(state, host.clone(), rel).await?;
+async fn robots(pages: &Pages, host: Host, rel: RelPath) -> Result<Response<Body>, ServeError> {
+    let (outline, _) = pages.outline(host.clone(), rel).await?;
     let body = format!(
         "User-agent: *\nAllow: /\nSitemap: https://{}/sitemap.xml\n",
         canonical_host(&outline, &host)
@@ -353,12 +235,8 @@ async fn robots(
     Ok(text_response(body, "text/plain; charset=utf-8"))
 }
 
-async fn sitemap(
-    state: &Arc<AppState>,
-    host: Host,
-    rel: RelPath,
-) -> Result<Response<Body>, ServeError> {
-    let (outline, modified) = outline(state, host.clone(), rel).await?;
+async fn sitemap(pages: &Pages, host: Host, rel: RelPath) -> Result<Response<Body>, ServeError> {
+    let (outline, modified) = pages.outline(host.clone(), rel).await?;
     let base = canonical_host(&outline, &host);
     let lastmod = httpdate_to_w3c(modified);
     let mut body = String::from(

@@ -36,8 +36,7 @@ use conn::Phase;
 
 use crate::fsx::Root;
 use crate::observe::tally;
-use crate::render::{Limits, RenderPool, Themes};
-use crate::site::DomainMap;
+use crate::page::Pages;
 
 /// Most bytes of a request head (request line and headers; HTTP/2: the decoded header
 /// list). Beyond, HTTP/1 gets 431 and the connection is closed. Browsers send 1 to 4 KiB;
@@ -50,18 +49,10 @@ pub const MAX_HEADERS: usize = 64;
 
 /// Everything a request needs, shared by all connections.
 pub struct AppState {
-    /// Host -> site file.
-    pub map: DomainMap,
-    /// The sites root.
-    pub sites: Root,
+    /// The map, the sites, the themes and the render pool: pages.
+    pub pages: Pages,
     /// The theme assets root (`STYLESHEETS/assets`).
     pub assets: Root,
-    /// Compiled themes.
-    pub themes: Arc<Themes>,
-    /// Render threads.
-    pub pool: RenderPool,
-    /// Budgets of one transform.
-    pub limits: Limits,
     /// Whether media files with more than one hard link may be served (`--media-hardlinks`).
     pub media_hardlinks: bool,
 }

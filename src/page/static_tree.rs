@@ -37,7 +37,7 @@ pub const NOT_FOUND_PAGE: &str = "404";
 
 /// Why the export as a whole could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub enum TreeError {
     /// The output folder already holds files.
     #[error("output folder {0} is not empty: export into a new folder, then point nginx at it (e.g. switch a symlink), so visitors never see a half-written tree")]
     NotEmpty(PathBuf),
@@ -53,7 +53,7 @@ pub enum ExportError {
 
 /// One thing that could not be exported; the rest of the site (or tree) still is.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExportFailure {
+pub struct TreeFailure {
     /// The site file (`SHARD/ID/site.xml`), or the shard folder that could not be listed.
     pub site: String,
     /// The page, when one page failed.
@@ -64,7 +64,7 @@ pub struct ExportFailure {
     pub location: Option<Location>,
 }
 
-impl std::fmt::Display for ExportFailure {
+impl std::fmt::Display for TreeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.site)?;
         if let Some(page) = &self.page {
@@ -79,7 +79,7 @@ impl std::fmt::Display for ExportFailure {
 
 /// What an export did.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct ExportSummary {
+pub struct TreeSummary {
     /// Site files found.
     pub sites: u64,
     /// Sites exported without any failure.
@@ -104,7 +104,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Settings of one export.
-pub struct Export<'a> {
+pub struct StaticTree<'a> {
     /// Compiled themes.
     pub themes: &'a Themes,
     /// The sites root.
@@ -124,21 +124,21 @@ struct SiteResult {
     pages: u64,
     files: u64,
     bytes: u64,
-    failures: Vec<ExportFailure>,
+    failures: Vec<TreeFailure>,
 }
 
-impl Export<'_> {
+impl StaticTree<'_> {
     /// Runs the export. `on_site` is called after each site (progress), `on_failure` for
     /// each failure as it happens; both on the calling thread.
     pub fn run(
         &self,
         mut on_site: impl FnMut(),
-        mut on_failure: impl FnMut(&ExportFailure),
-    ) -> Result<ExportSummary, ExportError> {
+        mut on_failure: impl FnMut(&TreeFailure),
+    ) -> Result<TreeSummary, TreeError> {
         let start = Instant::now();
         let io = |path: &Path| {
             let path = path.to_owned();
-            move |source| ExportError::Io { path, source }
+            move |source| TreeError::Io { path, source }
         };
         std::fs::create_dir_all(self.out).map_err(io(self.out))?;
         if std::fs::read_dir(self.out)
@@ -146,13 +146,13 @@ impl Export<'_> {
             .next()
             .is_some()
         {
-            return Err(ExportError::NotEmpty(self.out.to_owned()));
+            return Err(TreeError::NotEmpty(self.out.to_owned()));
         }
         let map_path = self.out.join("hosts.map");
         let mut hosts_map =
             std::io::BufWriter::new(std::fs::File::create(&map_path).map_err(io(&map_path))?);
         let mut owners: HashMap<String, String> = HashMap::new();
-        let mut summary = ExportSummary::default();
+        let mut summary = TreeSummary::default();
         let mut write_error = None;
         for_each_site(
             self.sites.path(),
@@ -163,7 +163,7 @@ impl Export<'_> {
                     Visit::Site { out, .. } => out,
                     Visit::Unlistable(e) => {
                         summary.failures += 1;
-                        on_failure(&ExportFailure {
+                        on_failure(&TreeFailure {
                             site: e.to_string(),
                             page: None,
                             message: "shard folder cannot be listed; its sites were skipped"
@@ -180,7 +180,7 @@ impl Export<'_> {
                 let mut failures = result.failures;
                 for domain in result.domains {
                     match owners.get(&domain) {
-                        Some(owner) => failures.push(ExportFailure {
+                        Some(owner) => failures.push(TreeFailure {
                             site: site::site_path(&result.id),
                             page: None,
                             message: format!(
@@ -231,13 +231,12 @@ impl Export<'_> {
             bytes: 0,
             failures: Vec::new(),
         };
-        let fail =
-            |page: Option<&str>, message: String, location: Option<Location>| ExportFailure {
-                site: rel.to_owned(),
-                page: page.map(str::to_owned),
-                message,
-                location,
-            };
+        let fail = |page: Option<&str>, message: String, location: Option<Location>| TreeFailure {
+            site: rel.to_owned(),
+            page: page.map(str::to_owned),
+            message,
+            location,
+        };
         let render_fail = |page: &str, e: RenderError| {
             let location = match &e {
                 RenderError::Xml(x) => x.location(),
@@ -265,7 +264,7 @@ impl Export<'_> {
             }
         };
         let name = self.sites.path().join(rel);
-        let doc = match render::xslt::parse_document(&file.bytes, &name.to_string_lossy()) {
+        let doc = match render::parse_site(&file.bytes, &name.to_string_lossy()) {
             Ok(doc) => doc,
             Err(e) => {
                 let location = e.location();
