@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::fsx::{RelPath, Root};
 use crate::page::Visit;
-use crate::page::{for_each_site, render_file, render_parsed_file, static_tree::NOT_FOUND_PAGE};
+use crate::page::{for_each_site, render_every_page, Which, NOT_FOUND_PAGE};
 use crate::render::xslt::{self, Document, Schema, SchemaError};
 use crate::render::{self, Limits, Location, RenderError, Themes};
 use crate::site::{self, Host};
@@ -561,43 +561,30 @@ impl SiteCheck<'_> {
                 _ => p,
             }
         };
-        let pages = outline.pages.clone();
-        match render_parsed_file(
+        let has_404 = outline.pages.iter().any(|p| p == NOT_FOUND_PAGE);
+        render_every_page(
             self.sites,
             self.themes,
             &file,
             doc,
             outline,
             &theme,
-            "",
             &host,
             self.limits,
-        ) {
-            Ok(_) => out.renders += 1,
-            Err(e) => out.problems.push(render_problem("(home)", e)),
-        }
-        let others = pages.iter().skip(1).map(String::as_str);
-        for page in others.chain([NOT_FOUND_PAGE]) {
-            match render_file(
-                self.sites,
-                self.themes,
-                &file,
-                &theme,
-                page,
-                &host,
-                self.limits,
-            ) {
+            |_| false,
+            |which, rendered| match rendered {
                 Ok(_) => out.renders += 1,
                 Err(e) => {
-                    let shown_page = if page == NOT_FOUND_PAGE && !pages.iter().any(|p| p == page) {
-                        "(not found)"
-                    } else {
-                        page
+                    let shown_page = match which {
+                        Which::Home => "(home)",
+                        Which::Page(page) => page,
+                        Which::NotFound if has_404 => NOT_FOUND_PAGE,
+                        Which::NotFound => "(not found)",
                     };
                     out.problems.push(render_problem(shown_page, e));
                 }
-            }
-        }
+            },
+        );
         out
     }
 

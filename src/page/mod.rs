@@ -193,6 +193,50 @@ fn site_paths(sites: &Root, file: &SiteFile) -> (std::path::PathBuf, String) {
     )
 }
 
+/// Which page of a site [`render_every_page`] rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which<'a> {
+    /// The home page, what `/` returns (rendered from the document already parsed).
+    Home,
+    /// Another page, what `/<id>` returns.
+    Page(&'a str),
+    /// The theme's not-found page, what an unknown page id returns.
+    NotFound,
+}
+
+/// The page id asked for to render the not-found page (no site has a page of that id: the
+/// exporter and the static tree reserve it).
+pub const NOT_FOUND_PAGE: &str = "404";
+
+/// Renders every page of a site file once, as its main domain `host` gets them: the home
+/// page from `doc` (already parsed, so a site costs one parse more than its page count, not
+/// two), every other page but those `skip` names, then the theme's not-found page. `each`
+/// gets every outcome in that order. What the static tree writes and what `vitrine check`
+/// renders.
+#[allow(clippy::too_many_arguments)]
+pub fn render_every_page(
+    sites: &Root,
+    themes: &Themes,
+    file: &SiteFile,
+    doc: render::Document,
+    outline: Outline,
+    theme: &Theme,
+    host: &str,
+    limits: Limits,
+    skip: impl Fn(&str) -> bool,
+    mut each: impl FnMut(Which<'_>, Result<Rendered, RenderError>),
+) {
+    let pages = outline.pages.clone();
+    let home = render_parsed_file(sites, themes, file, doc, outline, theme, "", host, limits);
+    each(Which::Home, home);
+    for page in pages.iter().skip(1).filter(|p| !skip(p)) {
+        let r = render_file(sites, themes, file, theme, page, host, limits);
+        each(Which::Page(page), r);
+    }
+    let r = render_file(sites, themes, file, theme, NOT_FOUND_PAGE, host, limits);
+    each(Which::NotFound, r);
+}
+
 /// What a client already has, from its conditional headers.
 #[derive(Debug, Clone, Default)]
 pub struct Conditional {

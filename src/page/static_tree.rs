@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{for_each_site, render_file, render_parsed_file, Visit};
+use super::{for_each_site, render_every_page, Visit, Which};
 use crate::fsx::{RelPath, Root};
 use crate::render::{self, Limits, Location, RenderError, Themes};
 use crate::site::{self, Host};
@@ -31,9 +31,7 @@ use crate::site::{self, Host};
 /// Page ids that would collide with the tree's own files.
 const RESERVED_PAGES: [&str; 2] = ["index", "404"];
 
-/// The page id asked for to render the not-found page (it is not a page of any site: it is
-/// reserved above).
-pub const NOT_FOUND_PAGE: &str = "404";
+pub use super::NOT_FOUND_PAGE;
 
 /// Why the export as a whole could not run.
 #[derive(Debug, thiserror::Error)]
@@ -338,76 +336,52 @@ impl StaticTree<'_> {
             }
         };
 
-        let pages = outline.pages.clone();
-        // Home: the document parsed above, so the site is parsed once per page, not more.
-        match render_parsed_file(
+        for page in outline.pages.iter().filter(|p| !page_file_ok(p)) {
+            result.failures.push(fail(
+                Some(page),
+                format!(
+                    "page id {page:?} cannot be exported (ids are [a-z0-9][a-z0-9-]*, and index and 404 are taken by the static tree): rename the page"
+                ),
+                None,
+            ));
+        }
+        let first = outline.pages.first().cloned();
+        render_every_page(
             self.sites,
             self.themes,
             &file,
             doc,
             outline,
             &theme,
-            "",
             &host,
             self.limits,
-        ) {
-            Ok(home) => {
-                if write("index.html", &home.body, &mut result) {
-                    result.pages += 1;
+            |page| !page_file_ok(page),
+            |which, rendered| match (which, rendered) {
+                (Which::Home, Ok(home)) => {
+                    if write("index.html", &home.body, &mut result) {
+                        result.pages += 1;
+                    }
+                    // `/<home-id>` renders with the very same parameters as `/`.
+                    if let Some(first) = first.as_deref().filter(|p| page_file_ok(p)) {
+                        write(&format!("{first}.html"), &home.body, &mut result);
+                    }
                 }
-                // `/<home-id>` renders with the very same parameters as `/`.
-                if let Some(first) = pages.first().filter(|p| page_file_ok(p)) {
-                    write(&format!("{first}.html"), &home.body, &mut result);
-                }
-            }
-            Err(e) => result.failures.push(render_fail("(home)", e)),
-        }
-        for (i, page) in pages.iter().enumerate() {
-            if !page_file_ok(page) {
-                result.failures.push(fail(
-                    Some(page),
-                    format!(
-                        "page id {page:?} cannot be exported (ids are [a-z0-9][a-z0-9-]*, and index and 404 are taken by the static tree): rename the page"
-                    ),
-                    None,
-                ));
-                continue;
-            }
-            if i == 0 {
-                continue;
-            }
-            match render_file(
-                self.sites,
-                self.themes,
-                &file,
-                &theme,
-                page,
-                &host,
-                self.limits,
-            ) {
-                Ok(r) => {
+                (Which::Page(page), Ok(r)) => {
                     if write(&format!("{page}.html"), &r.body, &mut result) {
                         result.pages += 1;
                     }
                 }
-                Err(e) => result.failures.push(render_fail(page, e)),
-            }
-        }
-        match render_file(
-            self.sites,
-            self.themes,
-            &file,
-            &theme,
-            NOT_FOUND_PAGE,
-            &host,
-            self.limits,
-        ) {
-            Ok(r) if !r.found => {
-                write("404.html", &r.body, &mut result);
-            }
-            Ok(_) => {} // a page called "404" was already reported above
-            Err(e) => result.failures.push(render_fail("(not found)", e)),
-        }
+                (Which::NotFound, Ok(r)) => {
+                    // Found: a page called "404", already reported above.
+                    if !r.found {
+                        write("404.html", &r.body, &mut result);
+                    }
+                }
+                (Which::Home, Err(e)) => result.failures.push(render_fail("(home)", e)),
+                (Which::Page(page), Err(e)) => result.failures.push(render_fail(page, e)),
+                (Which::NotFound, Err(e)) => result.failures.push(render_fail("(not found)", e)),
+            },
+        );
         let media = self.sites.path().join(file.dir()).join("media");
         if media.is_dir() {
             if let Err(e) = std::os::unix::fs::symlink(&media, dir.join("media")) {
