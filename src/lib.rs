@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //!
-//! * [`site`]: host normalisation, the domain map (Redis or in-memory), confined reads of
-//!   site files.
+//! * [`site`]: host normalisation, site file paths, confined reads of site files.
+//! * [`map`]: the domain map, host -> site file (Redis, the only module talking to it, or
+//!   in-memory), and what is served while Redis is down.
 //! * [`render`]: compiled themes, the render thread pool, page rendering; [`render::xslt`] is
 //!   the only module touching libxml2/libxslt.
 //! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]), which calls
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod cmd;
 pub mod export;
 pub mod fsx;
+pub mod map;
 pub mod observe;
 pub mod page;
 pub mod render;

@@ -105,7 +105,7 @@ fn check_load(samples: &[Sample], outage: (Instant, Instant)) -> Vec<&Sample> {
     // The publisher keeps Redis's answers in process while Redis keeps answering its pings
     // (server-assisted client-side caching): an answer confirmed up to this long before the
     // fault may still be used, exactly as if the request had come that much earlier.
-    let trusted = vitrine::site::redis::CACHE_TRUST + vitrine::site::redis::HEARTBEAT;
+    let trusted = vitrine::map::redis::CACHE_TRUST + vitrine::map::redis::HEARTBEAT;
     let during: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.start > outage.0 + trusted && s.start + s.took < outage.1)
@@ -240,8 +240,8 @@ fn redis_killed_and_restarted_under_load() {
 /// Whether the server's map has found Redis down (outage mode: lookups are not sent).
 fn known_down(server: &Server) -> bool {
     match &*server.state.pages.map {
-        vitrine::site::DomainMap::Redis { map, .. } => map.known_down(),
-        vitrine::site::DomainMap::Memory(_) => false,
+        vitrine::map::DomainMap::Redis { map, .. } => map.known_down(),
+        vitrine::map::DomainMap::Memory(_) => false,
     }
 }
 
@@ -748,7 +748,7 @@ fn a_map_entry_of_the_wrong_type_breaks_its_host_only() {
     let (redis, server) = redis_server(&fixture);
     let (good, _, _) = main_domain(&fixture, "boulangerie-martin");
     let (other, other_rel, _) = main_domain(&fixture, "plomberie-leroy");
-    let key = format!("{}broken.example", vitrine::site::redis::KEY_PREFIX);
+    let key = format!("{}broken.example", vitrine::map::redis::KEY_PREFIX);
     assert!(redis
         .command(&["RPUSH", &key, "x"])
         .unwrap()
@@ -758,7 +758,7 @@ fn a_map_entry_of_the_wrong_type_breaks_its_host_only() {
         assert_eq!(resp.status, 503);
         assert_eq!(server.get(&good, "/").status, 200);
     }
-    let vitrine::site::DomainMap::Redis { last_known, .. } = &*server.state.pages.map else {
+    let vitrine::map::DomainMap::Redis { last_known, .. } = &*server.state.pages.map else {
         panic!("a Redis map");
     };
     assert!(!last_known.in_outage(), "one bad entry is not an outage");
@@ -786,7 +786,8 @@ fn redis_gets(redis: &Redis) -> u64 {
 /// round trip per host, never reaches the bound on waiting lookups, and starts no outage.
 #[test]
 fn concurrent_lookups_of_a_host_share_one_round_trip() {
-    use vitrine::site::{DomainMap, Host, MapOptions};
+    use vitrine::map::{DomainMap, MapOptions};
+    use vitrine::site::Host;
     let fixture = Fixture::new();
     let redis = redis_with_sample_map(&fixture);
     let hosts: Vec<Host> = ["boulangerie-martin", "studio-lumiere", "kine-rousseau"]
@@ -807,7 +808,7 @@ fn concurrent_lookups_of_a_host_share_one_round_trip() {
             .await
             .unwrap();
         let before = redis_gets(&redis);
-        let burst = 5 * vitrine::site::redis::MAX_IN_FLIGHT;
+        let burst = 5 * vitrine::map::redis::MAX_IN_FLIGHT;
         let lookups = (0..burst).map(|i| map.resolve(&hosts[i % hosts.len()]));
         let answers = futures_util::future::join_all(lookups).await;
         let sent = redis_gets(&redis) - before;

@@ -10,9 +10,9 @@ use anyhow::Context;
 use crate::check::{self, Report, SiteCheck};
 use crate::cli::CheckArgs;
 use crate::fsx::Root;
+use crate::map::redis::RedisMap;
 use crate::page;
 use crate::render::{Limits, Themes};
-use crate::site::redis::RedisMap;
 
 /// Runs `vitrine check`.
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 
 use crate::cli::{DomainsAction, DomainsArgs};
 use crate::fsx::RelPath;
-use crate::site::redis::RedisMap;
+use crate::map::redis::RedisMap;
 use crate::site::Host;
 
 fn normalise(host: &str) -> anyhow::Result<Host> {

@@ -12,10 +12,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{DataArgs, RenderArgs};
 use crate::fsx::Root;
+use crate::map::{self, DomainMap};
 use crate::page::static_tree::StaticTree;
 use crate::page::{self, Pages};
 use crate::render::{Limits, ReloadOutcome, RenderPool, Themes};
-use crate::site::{self, DomainMap};
+use crate::site;
 
 /// Failures printed one by one before only counting them.
 const SHOWN_FAILURES: u64 = 50;
@@ -86,7 +87,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let (map, conflicts) = DomainMap::open(
         args.redis.as_deref(),
         &args.data.sites,
-        site::MapOptions::once(site::LOOKUP_DEADLINE * 8),
+        map::MapOptions::once(map::LOOKUP_DEADLINE * 8),
     )
     .await
     .with_context(|| match &args.redis {

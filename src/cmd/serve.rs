@@ -10,12 +10,12 @@ use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::fsx::Root;
+use crate::map::redis::MapCache;
+use crate::map::{DomainMap, MapOptions};
 use crate::page::Pages;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::budget::Budgets;
 use crate::server::{AppState, Server, ServerOptions};
-use crate::site::redis::MapCache;
-use crate::site::{DomainMap, MapOptions};
 use crate::watch::{self, ThemeWatcher};
 
 /// A server ready to run, with what must stay alive while it runs.

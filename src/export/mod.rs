@@ -9,7 +9,7 @@
 //! * [`inbox`]: `--watch`: export the record files dropped in a folder.
 //! * [`unpublish`]: a site's domains out of the map, then its folder to the archive.
 //!
-//! Redis is reached only through [`crate::site::redis::MapWriter`].
+//! Redis is reached only through [`crate::map::redis::MapWriter`].
 
 pub mod files;
 pub mod inbox;
@@ -56,11 +56,11 @@ pub enum ExportError {
     },
     /// The domain map could not be reached at the start.
     #[error("{0}: is redis-server running? (--redis URL or VITRINE_REDIS; leave both unset to write files only)")]
-    Map(crate::site::MapError),
+    Map(crate::map::MapError),
 }
 
-impl From<crate::site::MapError> for ExportError {
-    fn from(e: crate::site::MapError) -> Self {
+impl From<crate::map::MapError> for ExportError {
+    fn from(e: crate::map::MapError) -> Self {
         ExportError::Map(e)
     }
 }

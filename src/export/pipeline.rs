@@ -15,7 +15,7 @@
 //! thread timing, refuses a second line for the same site, and checks domain ownership in
 //! Redis with one pipelined `MGET` per batch before anything is written. The mapper applies
 //! the claims in pipelined batches, each one atomic (a Lua script, see
-//! [`crate::site::redis::MapWriter`]).
+//! [`crate::map::redis::MapWriter`]).
 //!
 //! # Order of file and map updates
 //!
@@ -47,9 +47,9 @@ use super::files::{Published, SiteFiles};
 use super::record::{parse_line, sniff_id, FieldError, Rules, MAX_LINE_BYTES};
 use super::xml::site_xml;
 use super::{ExportError, Failure, Options, Summary};
+use crate::map::redis::{Claim, ClaimOutcome, MapWriter};
 use crate::render::xslt::{parse_document, Schema};
 use crate::render::Outline;
-use crate::site::redis::{Claim, ClaimOutcome, MapWriter};
 use crate::site::site_path;
 
 /// Records set aside for the end-of-run retry, at most; beyond, a conflict fails at once.

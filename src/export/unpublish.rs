@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use super::files::{FileError, SiteFiles};
 use super::record::valid_slug;
+use crate::map::redis::MapWriter;
+use crate::map::MapError;
 use crate::render::xslt::parse_document;
 use crate::render::Outline;
-use crate::site::redis::MapWriter;
-use crate::site::{site_path, MapError};
+use crate::site::site_path;
 
 /// Why a site could not be unpublished.
 #[derive(Debug, thiserror::Error)]

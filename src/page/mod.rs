@@ -30,11 +30,12 @@ pub use validators::not_modified;
 pub use walk::{default_threads, for_each_site, Visit};
 
 use crate::fsx::{RelPath, Root};
+use crate::map::{DomainMap, MapError};
 use crate::render::{
     self, Limits, Outline, Overloaded, PageRequest, RenderError, RenderPool, Rendered, Theme,
     Themes,
 };
-use crate::site::{self, DomainMap, Host, HostError, MapError, SiteError, SiteFile};
+use crate::site::{self, Host, HostError, SiteError, SiteFile};
 
 /// Longest page id taken from a request path; longer ones are cut (no page id is that long).
 const MAX_PAGE_ID: usize = 100;

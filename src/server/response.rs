@@ -8,9 +8,10 @@ use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::map::MapError;
 use crate::observe::tally;
 use crate::page::PageError;
-use crate::site::{HostError, MapError, SiteError};
+use crate::site::{HostError, SiteError};
 
 /// Response body type of the publisher: a whole buffer or a streamed file.
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -69,7 +70,7 @@ pub fn status_of(err: &ServeError) -> StatusCode {
 pub fn error_response(err: &ServeError) -> Response<Body> {
     let status = status_of(err);
     // A map outage is logged once when it starts and once when it ends
-    // (`site::last_known`), not once per request it fails; a spent file budget has its own
+    // (`map::last_known`), not once per request it fails; a spent file budget has its own
     // tally (`server::budget`).
     let logged_elsewhere = matches!(
         err,

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{list_site_files, MapError};
+use super::MapError;
 use crate::render::{xslt, Outline};
+use crate::site::list_site_files;
 
 /// Host -> site XML path, fixed at start-up.
 #[derive(Debug, Default)]

@@ -9,7 +9,7 @@
 //! `ConnectionManager`): concurrent lookups are pipelined on it, no connection is opened per
 //! request, and a remap in Redis is visible on the very next request. The publisher's
 //! connection also keeps answers in process with Redis's server-assisted client-side caching
-//! ([`RedisMap::connect_cached`]), trusted only while a heartbeat proves the connection alive;
+//! ([`RedisMap::connect_with`]), trusted only while a heartbeat proves the connection alive;
 //! with it, a remap is visible once Redis's invalidation push has arrived (milliseconds: it
 //! is not ordered with the reply to whoever wrote the key).
 //!
@@ -72,7 +72,7 @@ pub const CACHE_TRUST: Duration = Duration::from_millis(300);
 /// Least time between two replacements of the connection after timeouts.
 pub const REPLACE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Client-side caching of lookups (see [`RedisMap::connect_cached`]).
+/// Client-side caching of lookups (see [`RedisMap::connect_with`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MapCache {
     /// Most hosts kept.
