@@ -1908,7 +1908,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_readme_example_is_a_valid_record() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let section = &readme[readme.find("## Back-office records").unwrap()..];
         let start = section.find("```json\n").unwrap() + "```json\n".len();
         let end = start + section[start..].find("```").unwrap();
