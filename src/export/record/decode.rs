@@ -8,9 +8,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::formats::valid_slug;
 use super::limits::MAX_LINE_BYTES;
 use super::types::Record;
-use super::valid_slug;
 
 /// One problem of a record, at a field path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
