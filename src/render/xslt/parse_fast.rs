@@ -14,8 +14,9 @@
 //! before the root, elements and attributes with ASCII names and no namespace, text, the five
 //! predefined entities and character references. Anything else (a comment, CDATA, a DOCTYPE,
 //! a namespace, a carriage return, a control character, `</a >`, more than 200 levels or 64
-//! attributes on one element, a malformed construct of any kind) returns `None`, and libxml2 parses the document with the same options as before,
-//! with its own error messages. The tokenizer is written here rather than taken from
+//! attributes on one element, a malformed construct of any kind) returns `None`, and libxml2
+//! parses the document with the options it would have had without this module, and with its
+//! own error messages. The tokenizer is written here rather than taken from
 //! quick-xml because quick-xml validates UTF-8 again for every event and costs about 145,000
 //! instructions per site on its own; the subset is small enough to scan by hand, and the
 //! differential tests below (sample sites, generated corpus sites, edge cases and a proptest
@@ -738,7 +739,8 @@ mod tests {
 
     const OPTIONS: c_int = super::super::SAFE_PARSE_OPTIONS;
 
-    /// libxml2's own parse, as before this module (None when libxml2 refuses the document).
+    /// libxml2's own parse, the reference these tests hold the scanner to (None when libxml2
+    /// refuses the document).
     fn libxml2(xml: &str) -> Option<super::super::Document> {
         super::super::clear_messages();
         super::super::parse_raw(xml.as_bytes(), "/sites/a b/site.xml", ptr::null_mut()).ok()
