@@ -254,3 +254,200 @@ fn handshakes_survive_a_paused_redis_for_certificates_in_process() {
     let (status, _, _) = during.unwrap_or_else(|e| panic!("handshake with Redis paused: {e}"));
     assert_eq!(status, 200);
 }
+
+/// `vitrine serve` as a process of its own (its log is read by the tests), with HTTPS.
+struct Publisher {
+    child: std::process::Child,
+    log: PathBuf,
+    https_port: u16,
+}
+
+impl Publisher {
+    fn start(h: &Https, plain: u16, acme: bool) -> Publisher {
+        let log = h.fixture.dir.path().join(format!("publisher-{plain}.log"));
+        let mut cmd = std::process::Command::new(vitrine_bin());
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{plain}"),
+            "--sites",
+        ])
+        .arg(h.fixture.sites())
+        .arg("--stylesheets")
+        .arg(h.fixture.stylesheets())
+        .args(["--redis", &h.redis.url(), "--no-watch"])
+        .args(https_args(&h.pebble, &h.key_file, acme, &[]))
+        .env_remove("VITRINE_REDIS")
+        .stderr(std::fs::File::create(&log).unwrap());
+        let child = cmd.spawn().unwrap();
+        let mut https_port = 0;
+        wait_for(
+            || {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                https_port = text
+                    .split("HTTPS on 127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                https_port != 0
+            },
+            "the second publisher to listen",
+        );
+        Publisher {
+            child,
+            log,
+            https_port,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two publishers share one Redis: the one with ACME orders, the CA's HTTP-01 request is
+/// answered by the other (pebble validates against the second one's plain listener), and
+/// both serve the certificate. A foreign entry (another host's certificate copied under a
+/// name) and a corrupt one are refused with a log line naming the entry.
+#[test]
+fn two_publishers_share_orders_challenges_and_certificates() {
+    let fixture = Fixture::new();
+    let redis = redis_with_sample_map(&fixture);
+    let (plain_a, plain_b) = (free_port(), free_port());
+    // The CA validates against B while A orders.
+    let pebble = Pebble::start(plain_b);
+    let key = key_file(&fixture);
+    let mut config = ServerConfig::new(&fixture);
+    config.redis = Some(redis.url());
+    config.listen = Some(format!("127.0.0.1:{plain_a}"));
+    config.extra = https_args(&pebble, &key, true, &[]);
+    let server = Server::start(config);
+    let root = pebble.issuing_root();
+    let h = Https {
+        fixture,
+        redis,
+        pebble,
+        server,
+        root,
+        key_file: key,
+    };
+    let b = Publisher::start(&h, plain_b, false);
+
+    let (host, _, _) = main_domain(&h.fixture, "boulangerie-martin");
+    let (status, body_a, _) = https_get_within(&h, &host, "/", &[], Duration::from_secs(30));
+    assert_eq!(status, 200);
+    let (status, body_b, _) = curl_https(&h.root, &host, b.https_port, "/", &[])
+        .unwrap_or_else(|e| panic!("the second publisher does not serve the certificate: {e}"));
+    assert_eq!((status, &body_b), (200, &body_a));
+    assert!(
+        h.pebble.log().contains("acme-challenge") || h.pebble.orders() >= 1,
+        "{}",
+        h.pebble.log()
+    );
+
+    let entry = h
+        .redis
+        .command(&["GET", &format!("vitrine:cert:{host}")])
+        .unwrap();
+    let json = entry.split_once("\r\n").unwrap().1.trim_end().to_owned();
+    let (foreign, _, _) = main_domain(&h.fixture, "studio-lumiere");
+    h.redis
+        .command(&["SET", &format!("vitrine:cert:{foreign}"), &json])
+        .unwrap();
+    let (corrupt, _, _) = main_domain(&h.fixture, "kine-rousseau");
+    h.redis
+        .command(&[
+            "SET",
+            &format!("vitrine:cert:{corrupt}"),
+            "not a certificate",
+        ])
+        .unwrap();
+    for name in [&foreign, &corrupt] {
+        let r = curl_https(&h.root, name, b.https_port, "/", &[]);
+        assert!(
+            r.is_err(),
+            "{name} got a TLS session from a bad entry: {r:?}"
+        );
+    }
+    wait_for(
+        || {
+            let log = b.log();
+            log.contains(&format!(
+                "certificate store entry refused: certificate entry of {foreign}"
+            )) && log.contains(&format!(
+                "certificate store entry refused: certificate entry of {corrupt}"
+            ))
+        },
+        "a log line for each refused entry",
+    );
+    let log = b.log();
+    assert!(log.contains("not this host"), "{log}");
+}
+
+/// A certificate past its renewal time is ordered again and the new one is served on the
+/// next handshake (the renewal threshold is set beyond pebble's validity, so the first
+/// certificate is due at once).
+#[test]
+fn a_certificate_due_for_renewal_is_replaced_and_served() {
+    let h = start(&["--acme-renew-before", "400000000"]);
+    let (host, _, _) = main_domain(&h.fixture, "boulangerie-martin");
+    https_get_within(&h, &host, "/", &[], Duration::from_secs(30));
+    let stored = || {
+        let raw = h
+            .redis
+            .command(&["GET", &format!("vitrine:cert:{host}")])
+            .unwrap();
+        let json = raw.split_once("\r\n").unwrap().1.trim_end().to_owned();
+        vitrine::tls::entry::CertEntry::parse(&host, &json)
+            .unwrap()
+            .chain_pem
+    };
+    let first = stored();
+    wait_for(|| stored() != first, "a renewed certificate in the store");
+    let renewed = stored();
+    let leaf = |chain: &str| {
+        chain
+            .split("-----END CERTIFICATE-----")
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // What the handshake presented, with curl's own report of the chain.
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "--cacert"])
+        .arg(&h.root)
+        .arg("--resolve")
+        .arg(format!("{host}:{}:127.0.0.1", h.port()))
+        .args(["-w", "%{certs}"])
+        .arg(format!("https://{host}:{}/", h.port()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let presented = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        presented.contains("BEGIN CERTIFICATE"),
+        "curl shows the chain: {presented}"
+    );
+    let now = stored();
+    assert!(
+        presented.contains(&leaf(&now)[28..200]) || presented.contains(&leaf(&renewed)[28..200]),
+        "the handshake presents a renewed certificate, not the first one"
+    );
+    assert!(
+        !presented.contains(&leaf(&first)[28..200]),
+        "still the first certificate"
+    );
+}
