@@ -56,6 +56,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Read and edit the Redis domain map by hand.
     Domains(DomainsArgs),
+    /// The certificates in the shared store: list, status, renew, revoke.
+    Certs(CertsArgs),
     /// Replay access logs against a server and report throughput and latency.
     Replay(crate::replay::ReplayArgs),
     /// Render one page as the server would send it, or every page into a static tree (--all).
@@ -211,6 +213,48 @@ pub struct DomainsArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: DomainsAction,
+}
+
+/// `vitrine certs`.
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Redis URL of the domain map and certificate store.
+    #[arg(long, env = "VITRINE_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// ACME directory URL (for `revoke`, which tells the CA).
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Extra CA certificate (PEM) for the ACME server's own HTTPS.
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY_CA")]
+    pub acme_directory_ca: Option<PathBuf>,
+    /// The sealing key (for `revoke`: the ACME account is sealed in the store).
+    #[arg(long, env = "VITRINE_CERT_KEY_FILE")]
+    pub cert_key_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CertsAction,
+}
+
+/// `vitrine certs ...` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CertsAction {
+    /// Every certificate (host, expiry, renewal) and every host waiting for one.
+    List,
+    /// One host: its certificate, its order status (attempts, last error, next attempt).
+    Status {
+        /// Host name.
+        host: String,
+    },
+    /// Order a host's certificate again now (a publisher with --acme-directory does it).
+    Renew {
+        /// Host name.
+        host: String,
+    },
+    /// Revoke a host's certificate at the CA and remove it from the store.
+    Revoke {
+        /// Host name.
+        host: String,
+    },
 }
 
 /// `vitrine domains ...` actions.

@@ -451,3 +451,52 @@ fn a_certificate_due_for_renewal_is_replaced_and_served() {
         "still the first certificate"
     );
 }
+
+/// `vitrine certs`: list and status show the certificate and its dates; revoke tells the CA
+/// and empties the entry; renew queues a new order, which a publisher fulfils.
+#[test]
+fn the_certs_commands_list_revoke_and_renew() {
+    let h = start(&["--acme-on-demand-wait", "0"]);
+    let (host, _, _) = main_domain(&h.fixture, "boulangerie-martin");
+    let url = h.redis.url();
+    let run = vitrine(&["certs", "--redis", &url, "renew", &host]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("queued"), "{}", run.stdout);
+    let cert_key = format!("vitrine:cert:{host}");
+    let exists = || h.redis.command(&["EXISTS", &cert_key]).unwrap().starts_with(":1");
+    wait_for(exists, "the renewed (first) certificate");
+
+    let list = vitrine(&["certs", "--redis", &url, "list"]);
+    assert_eq!(list.code, Some(0), "{}", list.stderr);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&host))
+        .unwrap_or_else(|| panic!("{host} not listed:\n{}", list.stdout));
+    assert!(line.contains("valid until") && line.contains("renewal due"), "{line}");
+    let status = vitrine(&["certs", "--redis", &url, "status", &host]);
+    assert!(status.stdout.contains("certificate: valid from"), "{}", status.stdout);
+    assert!(status.stdout.contains("failed attempts in a row: 0"), "{}", status.stdout);
+
+    let dir = h.pebble.directory();
+    let ca = h.pebble.directory_ca();
+    let key = h.key_file.display().to_string();
+    let revoke = vitrine(&[
+        "certs",
+        "--redis",
+        &url,
+        "--acme-directory",
+        &dir,
+        "--acme-directory-ca",
+        ca.to_str().unwrap(),
+        "--cert-key-file",
+        &key,
+        "revoke",
+        &host,
+    ]);
+    assert_eq!(revoke.code, Some(0), "{}", revoke.stderr);
+    assert!(!exists(), "the entry is gone after revoke");
+    assert!(h.pebble.log().contains("revoke-cert"), "pebble saw no revocation:\n{}", h.pebble.log());
+    let refused = curl_https(&h.root, &host, h.port(), "/", &[]);
+    assert!(refused.is_err(), "a revoked certificate is still served: {refused:?}");
+}

@@ -240,6 +240,33 @@ impl Acme {
         Ok(())
     }
 
+    /// Revokes `host`'s certificate at the CA and removes it from the store (every
+    /// publisher stops serving it at its next handshake).
+    pub async fn revoke(&self, host: &str) -> Result<(), TlsError> {
+        use rustls::pki_types::pem::PemObject;
+        let raw = self
+            .store
+            .cert_get(host)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| TlsError::NoCertificate(host.to_owned()))?;
+        let entry = CertEntry::parse(host, &raw)?;
+        let leaf = rustls::pki_types::CertificateDer::pem_slice_iter(entry.chain_pem.as_bytes())
+            .next()
+            .ok_or_else(|| TlsError::Acme("the stored chain is empty".into()))?
+            .map_err(|e| Self::acme_err("the stored chain", e))?;
+        self.account()
+            .await?
+            .revoke(&instant_acme::RevocationRequest {
+                certificate: &leaf,
+                reason: None,
+            })
+            .await
+            .map_err(|e| Self::acme_err("revocation", e))?;
+        self.store.cert_remove(host).await.map_err(store_err)?;
+        Ok(())
+    }
+
     /// Handles one due host: dropped if unmapped, ordered if the hour's budget allows, else
     /// moved to the next hour; failures back off.
     async fn handle(&self, host: &str) -> Result<(), TlsError> {
