@@ -463,7 +463,12 @@ fn the_certs_commands_list_revoke_and_renew() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("queued"), "{}", run.stdout);
     let cert_key = format!("vitrine:cert:{host}");
-    let exists = || h.redis.command(&["EXISTS", &cert_key]).unwrap().starts_with(":1");
+    let exists = || {
+        h.redis
+            .command(&["EXISTS", &cert_key])
+            .unwrap()
+            .starts_with(":1")
+    };
     wait_for(exists, "the renewed (first) certificate");
 
     let list = vitrine(&["certs", "--redis", &url, "list"]);
@@ -473,10 +478,48 @@ fn the_certs_commands_list_revoke_and_renew() {
         .lines()
         .find(|l| l.starts_with(&host))
         .unwrap_or_else(|| panic!("{host} not listed:\n{}", list.stdout));
-    assert!(line.contains("valid until") && line.contains("renewal due"), "{line}");
+    assert!(
+        line.contains("valid until") && line.contains("renewal due"),
+        "{line}"
+    );
     let status = vitrine(&["certs", "--redis", &url, "status", &host]);
-    assert!(status.stdout.contains("certificate: valid from"), "{}", status.stdout);
-    assert!(status.stdout.contains("failed attempts in a row: 0"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("certificate: valid from"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("failed attempts in a row: 0"),
+        "{}",
+        status.stdout
+    );
+
+    // check --redis: the certified host passes, the other mapped hosts are reported.
+    let sites = h.fixture.sites();
+    let styles = h.fixture.stylesheets();
+    let check = vitrine(&[
+        "check",
+        "--redis",
+        &url,
+        "--sites",
+        sites.to_str().unwrap(),
+        "--stylesheets",
+        styles.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&check.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", check.stdout, check.stderr));
+    let uncertified: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "no-certificate")
+        .map(|p| p["host"].as_str().unwrap())
+        .collect();
+    let (other, _, _) = main_domain(&h.fixture, "studio-lumiere");
+    assert!(uncertified.contains(&other.as_str()), "{uncertified:?}");
+    assert!(!uncertified.contains(&host.as_str()), "{uncertified:?}");
+    assert_eq!(check.code, Some(1), "problems make check exit 1");
 
     let dir = h.pebble.directory();
     let ca = h.pebble.directory_ca();
@@ -496,7 +539,14 @@ fn the_certs_commands_list_revoke_and_renew() {
     ]);
     assert_eq!(revoke.code, Some(0), "{}", revoke.stderr);
     assert!(!exists(), "the entry is gone after revoke");
-    assert!(h.pebble.log().contains("revoke-cert"), "pebble saw no revocation:\n{}", h.pebble.log());
+    assert!(
+        h.pebble.log().contains("revoke-cert"),
+        "pebble saw no revocation:\n{}",
+        h.pebble.log()
+    );
     let refused = curl_https(&h.root, &host, h.port(), "/", &[]);
-    assert!(refused.is_err(), "a revoked certificate is still served: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "a revoked certificate is still served: {refused:?}"
+    );
 }

@@ -36,7 +36,11 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                 match store.cert_get(host).await? {
                     Some(raw) => match CertEntry::parse(host, &raw) {
                         Ok(e) => {
-                            let state = if e.not_after < now { "EXPIRED" } else { "valid" };
+                            let state = if e.not_after < now {
+                                "EXPIRED"
+                            } else {
+                                "valid"
+                            };
                             println!(
                                 "{host}\t{state} until {}\trenewal due {}",
                                 date(e.not_after),
@@ -45,7 +49,10 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                         }
                         Err(e) => println!("{host}\tUNUSABLE: {e}"),
                     },
-                    None => println!("{host}\tmissing entry (renewal scheduled {})", date_ms(*renew_ms)),
+                    None => println!(
+                        "{host}\tmissing entry (renewal scheduled {})",
+                        date_ms(*renew_ms)
+                    ),
                 }
             }
             let queue = store.queue_all().await?;
@@ -68,16 +75,30 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                         "certificate: valid from {} until {}{}",
                         date(e.not_before),
                         date(e.not_after),
-                        if e.not_after < now_secs() { " (EXPIRED)" } else { "" }
+                        if e.not_after < now_secs() {
+                            " (EXPIRED)"
+                        } else {
+                            ""
+                        }
                     ),
                     Err(e) => println!("certificate: unusable: {e}"),
                 },
                 None => println!("certificate: none"),
             }
-            if let Some((_, renew)) = store.cert_hosts().await?.into_iter().find(|(h, _)| h == host) {
+            if let Some((_, renew)) = store
+                .cert_hosts()
+                .await?
+                .into_iter()
+                .find(|(h, _)| h == host)
+            {
                 println!("renewal due: {}", date_ms(renew));
             }
-            match store.queue_all().await?.into_iter().find(|(h, _)| h == host) {
+            match store
+                .queue_all()
+                .await?
+                .into_iter()
+                .find(|(h, _)| h == host)
+            {
                 Some((_, due)) => println!("queued: next attempt {}", date_ms(due)),
                 None => println!("queued: no"),
             }
