@@ -56,6 +56,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Read and edit the Redis domain map by hand.
     Domains(DomainsArgs),
+    /// The certificates in the shared store: list, status, renew, revoke.
+    Certs(CertsArgs),
     /// Replay access logs against a server and report throughput and latency.
     Replay(crate::replay::ReplayArgs),
     /// Render one page as the server would send it, or every page into a static tree (--all).
@@ -111,6 +113,38 @@ pub struct ServeArgs {
     /// built from the domains the site XMLs declare.
     #[arg(long, env = "VITRINE_REDIS")]
     pub redis: Option<String>,
+    /// Address of the HTTPS listener (TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN).
+    /// Needs --redis (the shared certificate store) and --cert-key-file.
+    #[arg(long, env = "VITRINE_LISTEN_HTTPS")]
+    pub listen_https: Option<SocketAddr>,
+    /// ACME directory URL: with it, certificates are ordered and renewed (HTTP-01, answered
+    /// by the plain listener, which must be reachable on port 80 of every domain).
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Extra CA certificate (PEM) to trust for the ACME server's own HTTPS (a private ACME
+    /// server such as pebble).
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY_CA")]
+    pub acme_directory_ca: Option<PathBuf>,
+    /// Contact address given to the ACME CA (expiry warnings, incidents).
+    #[arg(long, env = "VITRINE_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// The key that seals private keys in the store: a file of exactly 32 bytes that only
+    /// the publishers can read (`head -c 32 /dev/urandom > FILE`); the same on every
+    /// publisher.
+    #[arg(long, env = "VITRINE_CERT_KEY_FILE")]
+    pub cert_key_file: Option<PathBuf>,
+    /// Renew a certificate at the latest this many seconds before it expires (renewal
+    /// otherwise comes two thirds into its validity).
+    #[arg(long, env = "VITRINE_ACME_RENEW_BEFORE")]
+    pub acme_renew_before: Option<u64>,
+    /// Most certificate orders started per hour, all publishers together.
+    #[arg(long, env = "VITRINE_ACME_ORDERS_PER_HOUR", default_value_t = 100)]
+    pub acme_orders_per_hour: u64,
+    /// Seconds a first handshake for a mapped host without a certificate waits for the
+    /// on-demand order (then it fails; the next one gets the certificate). 0: no ordering
+    /// at handshakes.
+    #[arg(long, env = "VITRINE_ACME_ON_DEMAND_WAIT", default_value_t = 10)]
+    pub acme_on_demand_wait: u64,
     /// Serve files of a site's media/ folder that have more than one hard link. Refused by
     /// default: a hard link planted there (to /etc/hostname, a key...) is beyond what a
     /// path check can see, since it is the file itself, not a link to follow.
@@ -179,6 +213,48 @@ pub struct DomainsArgs {
     /// What to do.
     #[command(subcommand)]
     pub action: DomainsAction,
+}
+
+/// `vitrine certs`.
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Redis URL of the domain map and certificate store.
+    #[arg(long, env = "VITRINE_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// ACME directory URL (for `revoke`, which tells the CA).
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Extra CA certificate (PEM) for the ACME server's own HTTPS.
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY_CA")]
+    pub acme_directory_ca: Option<PathBuf>,
+    /// The sealing key (for `revoke`: the ACME account is sealed in the store).
+    #[arg(long, env = "VITRINE_CERT_KEY_FILE")]
+    pub cert_key_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CertsAction,
+}
+
+/// `vitrine certs ...` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CertsAction {
+    /// Every certificate (host, expiry, renewal) and every host waiting for one.
+    List,
+    /// One host: its certificate, its order status (attempts, last error, next attempt).
+    Status {
+        /// Host name.
+        host: String,
+    },
+    /// Order a host's certificate again now (a publisher with --acme-directory does it).
+    Renew {
+        /// Host name.
+        host: String,
+    },
+    /// Revoke a host's certificate at the CA and remove it from the store.
+    Revoke {
+        /// Host name.
+        host: String,
+    },
 }
 
 /// `vitrine domains ...` actions.

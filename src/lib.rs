@@ -11,6 +11,8 @@
 //!   the only module touching libxml2/libxslt.
 //! * [`server`]: the HTTP server and the request pipeline ([`server::handler`]), which calls
 //!   [`page`] for pages.
+//! * [`tls`]: the HTTPS listener's handshakes, certificates sealed in the shared store,
+//!   ACME ordering and renewal.
 //! * [`watch`]: stylesheet hot reload.
 //! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
 //! * [`fsx`]: opening files beneath a root, with no escape.
@@ -33,4 +35,5 @@ pub mod render;
 pub mod replay;
 pub mod server;
 pub mod site;
+pub mod tls;
 pub mod watch;

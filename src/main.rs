@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Domains(args) => cmd::domains::run(args).await,
+            Command::Certs(args) => cmd::certs::run(args).await,
             Command::Replay(args) => cmd::replay::run(args).await,
             Command::Render(args) => cmd::render::run(args).await,
             Command::Check(args) => cmd::check::run(args).await,

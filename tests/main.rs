@@ -11,4 +11,5 @@ mod ops;
 mod reload;
 mod replay;
 mod serve;
+mod tls;
 mod xslt_hardening;

@@ -22,6 +22,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::fsx::{RelPath, Root};
+pub mod certs;
+
 use crate::page::Visit;
 use crate::page::{for_each_site, render_every_page, Which, NOT_FOUND_PAGE};
 use crate::render::xslt::{self, Document, Schema, SchemaError};
@@ -64,6 +66,10 @@ pub enum Kind {
     Unmapped,
     /// A declared domain is in the map but points to another file.
     MappedElsewhere,
+    /// A mapped domain has no usable certificate in the store (HTTPS in use).
+    NoCertificate,
+    /// A certificate expires soon, or has expired.
+    CertificateExpiring,
 }
 
 impl Kind {
@@ -86,6 +92,8 @@ impl Kind {
             Kind::MapUndeclared => "map-undeclared",
             Kind::Unmapped => "unmapped",
             Kind::MappedElsewhere => "mapped-elsewhere",
+            Kind::NoCertificate => "no-certificate",
+            Kind::CertificateExpiring => "certificate-expiring",
         }
     }
 
@@ -108,6 +116,8 @@ impl Kind {
             Kind::MapUndeclared => "add the host to the site's <domains>, or remap it to the site that declares it",
             Kind::Unmapped => "map it with `vitrine domains set HOST SHARD/ID/site.xml` (visitors get 404 meanwhile)",
             Kind::MappedElsewhere => "remap it with `vitrine domains set HOST SHARD/ID/site.xml`, or remove it from this site's <domains>",
+            Kind::NoCertificate => "see why with `vitrine certs status HOST` (last error, next attempt); `vitrine certs renew HOST` orders it now from a publisher with --acme-directory",
+            Kind::CertificateExpiring => "renewal has failed so far: see `vitrine certs status HOST`, fix the cause (the CA must reach http://HOST/.well-known/acme-challenge/ on a publisher), then `vitrine certs renew HOST`",
         }
     }
 }

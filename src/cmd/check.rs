@@ -60,6 +60,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             &sites,
             &args.data.sites,
         ));
+        report
+            .problems
+            .extend(check::certs::problems(map, &entries).await?);
     }
     let report = report.finish(start.elapsed());
     if args.json {

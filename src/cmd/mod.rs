@@ -1,6 +1,7 @@
 //! One module per subcommand: each validates its arguments, wires the library's components
 //! together and reports to the operator. `anyhow` is used here and in `main` only.
 
+pub mod certs;
 pub mod check;
 pub mod doctor;
 pub mod domains;

@@ -15,7 +15,10 @@ use crate::map::{DomainMap, MapOptions};
 use crate::page::Pages;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::budget::Budgets;
-use crate::server::{AppState, Server, ServerOptions};
+use crate::server::{AppState, Https, Server, ServerOptions};
+use crate::tls::acme::{Acme, AcmeOptions};
+use crate::tls::front::OnDemand;
+use crate::tls::{Sealer, TlsFront};
 use crate::watch::{self, ThemeWatcher};
 
 /// A server ready to run, with what must stay alive while it runs.
@@ -90,9 +93,11 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let pool =
         RenderPool::new(threads, args.render_queue).context("cannot start render threads")?;
 
+    let map = Arc::new(map);
+    let https = https_setup(args, &map).await?;
     let state = Arc::new(AppState {
         pages: Pages {
-            map: Arc::new(map),
+            map: map.clone(),
             sites: Arc::new(sites),
             themes: themes.clone(),
             pool,
@@ -100,6 +105,11 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         },
         assets,
         media_hardlinks: args.media_hardlinks,
+        https: https.as_ref().map(|(listener, front)| Https {
+            front: front.clone(),
+            // The port bound (port 0 picks one), which redirects must name.
+            port: listener.local_addr().map_or(443, |a| a.port()),
+        }),
     });
     let watcher = if args.no_watch {
         None
@@ -123,7 +133,10 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         send_timeout: Duration::from_secs(args.send_timeout.max(1)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
-    let server = Server::new(listener, state.clone(), options);
+    let mut server = Server::new(listener, state.clone(), options);
+    if let Some((listener, front)) = https {
+        server = server.with_tls(listener, front);
+    }
     tracing::info!(
         "serving {} with themes [{}] and the {} on http://{} ({} render threads, {} io threads)",
         sites_dir.display(),
@@ -133,11 +146,72 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         threads,
         args.io_threads()
     );
+    if let Some(addr) = server.tls_addr() {
+        tracing::info!(
+            "HTTPS on {addr}, certificates from the store in Redis{}",
+            match &args.acme_directory {
+                Some(d) => format!(", ordered and renewed with ACME at {d}"),
+                None => " (no --acme-directory: none are ordered)".to_owned(),
+            }
+        );
+    }
     Ok(Prepared {
         server,
         state,
         watcher,
     })
+}
+
+/// The HTTPS listener and its front, when `--listen-https` is given; the ACME worker is
+/// started when `--acme-directory` is too.
+async fn https_setup(
+    args: &ServeArgs,
+    map: &Arc<DomainMap>,
+) -> anyhow::Result<Option<(TcpListener, Arc<TlsFront>)>> {
+    let Some(addr) = args.listen_https else {
+        if args.acme_directory.is_some() {
+            bail!("--acme-directory needs --listen-https ADDR: certificates are for the HTTPS listener");
+        }
+        return Ok(None);
+    };
+    let DomainMap::Redis { map: store, .. } = &**map else {
+        bail!("--listen-https needs --redis URL: certificates are kept in Redis, shared by every publisher");
+    };
+    let Some(key_file) = &args.cert_key_file else {
+        bail!("--listen-https needs --cert-key-file FILE, the key that seals private keys in Redis (make one with `head -c 32 /dev/urandom > FILE; chmod 600 FILE`, the same file on every publisher)");
+    };
+    let sealer = Arc::new(Sealer::from_file(key_file)?);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let on_demand =
+        (args.acme_directory.is_some() && args.acme_on_demand_wait > 0).then(|| OnDemand {
+            wake: wake.clone(),
+            wait: Duration::from_secs(args.acme_on_demand_wait),
+        });
+    let front = Arc::new(TlsFront::new(
+        map.clone(),
+        store.clone(),
+        sealer.clone(),
+        on_demand,
+    ));
+    if let Some(directory) = &args.acme_directory {
+        let acme = Arc::new(Acme::new(
+            AcmeOptions {
+                directory: directory.clone(),
+                directory_ca: args.acme_directory_ca.clone(),
+                email: args.acme_email.clone(),
+                renew_before: args.acme_renew_before.map(Duration::from_secs),
+                orders_per_hour: args.acme_orders_per_hour,
+            },
+            store.clone(),
+            map.clone(),
+            sealer,
+        ));
+        tokio::spawn(acme.run(wake));
+    }
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}: is another server using it? (--listen-https ADDR)")
+    })?;
+    Ok(Some((listener, front)))
 }
 
 /// Resolves on SIGINT or SIGTERM.

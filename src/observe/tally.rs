@@ -40,13 +40,20 @@ pub static STALLED: Tally =
 pub static FILE_BUDGET: Tally =
     Tally::new("file requests answered 503: the open-file budget is spent");
 
+/// TLS handshakes refused (no SNI, a name not in the map, no certificate yet).
+pub static HANDSHAKES_REFUSED: Tally = Tally::new("TLS handshakes refused");
+/// Certificates ordered at a first handshake.
+pub static ON_DEMAND: Tally = Tally::new("certificates ordered on demand at a first handshake");
+
 /// Every tally the flusher writes.
-static ALL: [&Tally; 5] = [
+static ALL: [&Tally; 7] = [
     &PROTOCOL,
     &SERVER_ERRORS,
     &HARD_LINKS,
     &STALLED,
     &FILE_BUDGET,
+    &HANDSHAKES_REFUSED,
+    &ON_DEMAND,
 ];
 
 /// A count of one kind of event, and a few examples, since the last flush.

@@ -46,6 +46,32 @@ use super::response::Body;
 use super::{handler, AppState};
 use crate::observe::tally;
 
+/// Whether a connection came through the TLS listener; every request carries it (as a
+/// request extension), so the plain listener can send visitors to HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secure(pub bool);
+
+/// A TLS connection: its handshake (bounded by the idle timeout, like a request head), then
+/// [`serve`]. A refused or failed handshake closes the connection and is counted.
+pub async fn serve_tls(
+    tcp: TcpStream,
+    front: Arc<crate::tls::TlsFront>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    state: Arc<AppState>,
+    limits: ConnLimits,
+    phase: watch::Receiver<Phase>,
+    permit: OwnedSemaphorePermit,
+) {
+    // The on-demand wait for a first certificate comes on top of the usual bound.
+    let bound = limits.idle_timeout + front.on_demand_wait();
+    match tokio::time::timeout(bound, front.accept(tcp)).await {
+        Ok(Ok(tls)) => serve(tls, Secure(true), builder, state, limits, phase, permit).await,
+        Ok(Err(e)) => tally::HANDSHAKES_REFUSED.hit_with(e),
+        Err(_) => tally::HANDSHAKES_REFUSED
+            .hit_with(format_args!("a TLS handshake took over {bound:?}: closed")),
+    }
+}
+
 /// What bounds one connection, from the server's options.
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
@@ -262,14 +288,17 @@ impl hyper::body::Body for Tracked {
 
 /// Serves one accepted connection until it closes, idles out or is aborted; the connection
 /// slot (`permit`) is released when this returns.
-pub async fn serve(
-    stream: TcpStream,
+pub async fn serve<S>(
+    stream: S,
+    secure: Secure,
     builder: Arc<auto::Builder<TokioExecutor>>,
     state: Arc<AppState>,
     limits: ConnLimits,
     mut phase: watch::Receiver<Phase>,
     permit: OwnedSemaphorePermit,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let ConnLimits {
         idle_timeout,
         send_timeout,
@@ -283,6 +312,7 @@ pub async fn serve(
     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let in_flight = act.begin();
         req.extensions_mut().insert(files.clone());
+        req.extensions_mut().insert(secure);
         let state = state.clone();
         async move {
             let resp = handler::handle(state, req).await;

@@ -4,16 +4,18 @@
 //!    answers here, for any host.
 //! 2. **Host**: `:authority` or the single `Host` header, normalised (400 if invalid).
 //! 3. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
-//! 4. **Dispatch**: `/assets/…` (theme assets, shared by every site, so only for a mapped
+//! 4. **HTTPS** (plain listener, when there is an HTTPS one): ACME HTTP-01 challenges
+//!    answered from the shared store; a host with a certificate gets a 308 to `https://`.
+//! 5. **Dispatch**: `/assets/…` (theme assets, shared by every site, so only for a mapped
 //!    host: an unknown name or a bare address gets the neutral 404), `/media/…` (the site's
 //!    files, with Range; files with several hard links refused; each open file drawn from
 //!    its connection's and the process's budget, [`super::budget`]), `/robots.txt`,
 //!    `/sitemap.xml`, or a page: `/` is the first page, `/<page-id>` a named one.
-//! 5. **Render** ([`crate::page`]'s page step, on the render pool, never on the reactor):
+//! 6. **Render** ([`crate::page`]'s page step, on the render pool, never on the reactor):
 //!    read the XML fresh from disk, find its theme from the prolog, answer 304 if the
 //!    client's ETag or date still matches (before any parse), else parse, transform,
 //!    compress. `robots.txt` and `sitemap.xml` parse without a transform.
-//! 6. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
+//! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
 //!
 //! Every failure becomes a [`ServeError`], turned into a response in one place
 //! ([`super::response::error_response`]).
@@ -27,9 +29,10 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::budget::FileBudget;
+use super::conn::Secure;
 use super::files;
 use super::response::{error_response, full, header_str, http_date, Body, ServeError};
-use super::AppState;
+use super::{AppState, Https};
 use crate::fsx::RelPath;
 use crate::page::{self, Answer, Coding, Conditional, Pages, Validators};
 use crate::render::Outline;
@@ -114,7 +117,20 @@ async fn route(
     let pages = &state.pages;
     let rel = pages.resolve(&host).await?;
 
-    // 4. Dispatch
+    // 4. HTTPS: on the plain listener, ACME's HTTP-01 challenges are answered (from the
+    // shared store, whichever publisher started the order) and a host with a certificate
+    // is sent to HTTPS.
+    let secure = req.extensions().get::<Secure>().is_some_and(|s| s.0);
+    if let (false, Some(https)) = (secure, &state.https) {
+        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+            return acme_challenge(https, token).await;
+        }
+        if https.front.has_cert(&host).await {
+            return Ok(to_https(&host, https.port, req.uri()));
+        }
+    }
+
+    // 5. Dispatch
     let target = if let Some(rest) = path.strip_prefix("/assets/") {
         Target::Asset(rest.to_owned())
     } else if let Some(rest) = path.strip_prefix("/media/") {
@@ -169,10 +185,10 @@ async fn page_response(
         if_none_match: header_str(headers, header::IF_NONE_MATCH).map(str::to_owned),
         if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned),
     };
-    // 5. Render, off the reactor.
+    // 6. Render, off the reactor.
     let answer = pages.page(host, rel, page, coding, conditional).await?;
 
-    // 6. Respond
+    // 7. Respond
     let mut resp = match answer {
         Answer::NotModified(validators) => {
             let mut resp = Response::new(full(Bytes::new()));
@@ -212,6 +228,43 @@ fn set_validators(h: &mut HeaderMap, validators: &Validators) {
     h.insert(header::LAST_MODIFIED, http_date(validators.last_modified));
     // Revalidate every time: a regenerated site must be visible on the next request.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+/// The key authorisation of an HTTP-01 token, if an order of any publisher stored it.
+async fn acme_challenge(https: &Https, token: &str) -> Result<Response<Body>, ServeError> {
+    // Tokens are base64url (RFC 8555 §8.3): anything else is not ours.
+    if token.is_empty()
+        || token.len() > 256
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ServeError::NotFound);
+    }
+    match https.front.store().token_get(token).await {
+        Ok(Some(key_authorization)) => {
+            Ok(text_response(key_authorization, "application/octet-stream"))
+        }
+        Ok(None) => Err(ServeError::NotFound),
+        Err(e) => Err(ServeError::Page(e.into())),
+    }
+}
+
+/// 308 to the same URL over HTTPS (308 keeps the method; a 301 may turn a HEAD into a GET in
+/// old clients, and these URLs are only ever GET or HEAD anyway).
+fn to_https(host: &Host, port: u16, uri: &hyper::Uri) -> Response<Body> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = if port == 443 {
+        format!("https://{host}{path}")
+    } else {
+        format!("https://{host}:{port}{path}")
+    };
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 fn text_response(body: String, content_type: &'static str) -> Response<Body> {

@@ -37,6 +37,7 @@ use conn::Phase;
 use crate::fsx::Root;
 use crate::observe::tally;
 use crate::page::Pages;
+use crate::tls::TlsFront;
 
 /// Most bytes of a request head (request line and headers; HTTP/2: the decoded header
 /// list). Beyond, HTTP/1 gets 431 and the connection is closed. Browsers send 1 to 4 KiB;
@@ -55,6 +56,17 @@ pub struct AppState {
     pub assets: Root,
     /// Whether media files with more than one hard link may be served (`--media-hardlinks`).
     pub media_hardlinks: bool,
+    /// The HTTPS side, when there is one: plain requests for a host with a certificate are
+    /// redirected there, and the plain listener answers ACME HTTP-01 challenges.
+    pub https: Option<Https>,
+}
+
+/// What the plain listener needs to know of the HTTPS one.
+pub struct Https {
+    /// The handshakes and the certificate store.
+    pub front: Arc<TlsFront>,
+    /// The port redirects name (none in the URL when 443).
+    pub port: u16,
 }
 
 /// Connection-level settings.
@@ -88,6 +100,7 @@ impl Default for ServerOptions {
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    tls: Option<(TcpListener, Arc<TlsFront>)>,
     state: Arc<AppState>,
     options: ServerOptions,
 }
@@ -97,9 +110,16 @@ impl Server {
     pub fn new(listener: TcpListener, state: Arc<AppState>, options: ServerOptions) -> Server {
         Server {
             listener,
+            tls: None,
             state,
             options,
         }
+    }
+
+    /// Adds the HTTPS listener, whose handshakes `front` runs.
+    pub fn with_tls(mut self, listener: TcpListener, front: Arc<TlsFront>) -> Server {
+        self.tls = Some((listener, front));
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -107,10 +127,16 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The HTTPS listener's address, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then drains within the grace period.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let Server {
             listener,
+            tls,
             state,
             options,
         } = self;
@@ -143,6 +169,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             tokio::spawn(conn::serve(
                 stream,
+                conn::Secure(false),
                 builder.clone(),
                 state.clone(),
                 limits.clone(),
@@ -151,6 +178,38 @@ impl Server {
             ));
         };
         let flusher = tally::spawn_flusher();
+        // HTTPS: the same permits, limits and phases; handshakes run in the connection's
+        // task, never in the accept loop.
+        let tls_loop = tls.map(|(listener, front)| {
+            let (permits, builder, state) = (permits.clone(), builder.clone(), state.clone());
+            let (limits, phase_rx) = (limits.clone(), phase_rx.clone());
+            tokio::spawn(async move {
+                let mut backoff = Duration::from_millis(5);
+                loop {
+                    let permit = permits.clone().acquire_owned().await.expect("never closed");
+                    match listener.accept().await {
+                        Ok((tcp, _)) => {
+                            backoff = Duration::from_millis(5);
+                            let _ = tcp.set_nodelay(true);
+                            tokio::spawn(conn::serve_tls(
+                                tcp,
+                                front.clone(),
+                                builder.clone(),
+                                state.clone(),
+                                limits.clone(),
+                                phase_rx.clone(),
+                                permit,
+                            ));
+                        }
+                        Err(e) => {
+                            tracing::warn!("HTTPS accept failed: {e}; retrying in {backoff:?}");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(1));
+                        }
+                    }
+                }
+            })
+        });
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
 
@@ -202,6 +261,10 @@ impl Server {
                 }
             }
             Err(e) => tracing::warn!("cannot take the queued connections: {e}"),
+        }
+        if let Some(task) = &tls_loop {
+            // Closes the HTTPS listener: new TLS connections are refused from now on.
+            task.abort();
         }
         let _ = phase_tx.send(Phase::Draining);
         tracing::info!("listener closed ({late} queued connections taken); draining");

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod pebble;
+pub use pebble::*;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -95,7 +98,7 @@ impl Fixture {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -316,6 +319,8 @@ pub fn vitrine_output(args: &[&std::ffi::OsStr]) -> std::process::Output {
 /// The publisher running in-process on its own runtime, stopped on drop.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The HTTPS listener, with `--listen-https`.
+    pub https: Option<SocketAddr>,
     /// The server's shared state (themes, map, pool), for tests that watch reloads.
     pub state: std::sync::Arc<vitrine::server::AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -436,6 +441,10 @@ pub struct ServerConfig {
     pub stale_for: u64,
     pub max_connections: usize,
     pub media_hardlinks: bool,
+    /// The plain listener's address (default 127.0.0.1:0).
+    pub listen: Option<String>,
+    /// More `vitrine serve` arguments.
+    pub extra: Vec<String>,
 }
 
 impl ServerConfig {
@@ -453,6 +462,8 @@ impl ServerConfig {
             stale_for: 3600,
             max_connections: 10_000,
             media_hardlinks: false,
+            listen: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -465,7 +476,10 @@ impl Server {
             "vitrine".to_owned(),
             "serve".to_owned(),
             "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
+            config
+                .listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:0".to_owned()),
             "--sites".to_owned(),
             config.sites.display().to_string(),
             "--stylesheets".to_owned(),
@@ -495,6 +509,7 @@ impl Server {
         if config.media_hardlinks {
             argv.push("--media-hardlinks".to_owned());
         }
+        argv.extend(config.extra.iter().cloned());
         let cli = vitrine::cli::Cli::try_parse_from(&argv).unwrap();
         let vitrine::cli::Command::Serve(args) = cli.command else {
             unreachable!()
@@ -519,6 +534,7 @@ impl Server {
                 addr_tx
                     .send(Ok((
                         prepared.server.local_addr().unwrap(),
+                        prepared.server.tls_addr(),
                         prepared.state.clone(),
                     )))
                     .unwrap();
@@ -532,12 +548,13 @@ impl Server {
                     .unwrap();
             });
         });
-        let (addr, state) = addr_rx
+        let (addr, https, state) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap()
             .unwrap_or_else(|e| panic!("server did not start: {e}"));
         Server {
             addr,
+            https,
             state,
             stop: Some(stop_tx),
             thread: Some(thread),

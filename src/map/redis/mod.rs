@@ -56,6 +56,8 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::{MapError, MapOptions};
 
+pub mod certs;
+
 /// Prefix of every domain key.
 pub const KEY_PREFIX: &str = "vitrine:domain:";
 
@@ -323,7 +325,12 @@ impl RedisMap {
 
     /// One `GET` round trip (or cache hit), within the deadline.
     async fn lookup(&self, host: &str) -> Result<Option<String>, MapError> {
-        let key = Self::key(host);
+        self.cached_get(Self::key(host)).await
+    }
+
+    /// `GET key` within the deadline, answered from the client-side cache while it is
+    /// trusted; counts against the bound on waiting lookups.
+    async fn cached_get(&self, key: String) -> Result<Option<String>, MapError> {
         let Ok(_permit) = self.inner.in_flight.try_acquire() else {
             return Err(MapError::Saturated {
                 what: format!("GET {key}"),
@@ -732,6 +739,48 @@ impl MapWriter {
                 };
                 out.push(outcome);
             }
+            // Domains new to the map are queued for a certificate now, so that it is there
+            // before the first visitor (the ACME workers of the publishers drain the queue;
+            // a domain that already has one is dropped from it by the worker).
+            let added: Vec<&String> = out[out.len() - chunk.len()..]
+                .iter()
+                .filter_map(|o| match o {
+                    ClaimOutcome::Applied { added, .. } => Some(added),
+                    ClaimOutcome::Conflict { .. } => None,
+                })
+                .flatten()
+                .collect();
+            let removed: Vec<&String> = out[out.len() - chunk.len()..]
+                .iter()
+                .filter_map(|o| match o {
+                    ClaimOutcome::Applied { removed, .. } => Some(removed),
+                    ClaimOutcome::Conflict { .. } => None,
+                })
+                .flatten()
+                .collect();
+            if !removed.is_empty() {
+                redis::cmd("ZREM")
+                    .arg(certs::QUEUE_KEY)
+                    .arg(&removed)
+                    .query::<()>(&mut self.conn)
+                    .map_err(|e| unavailable("dropping certificate orders", e))?;
+            }
+            if !added.is_empty() {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let mut pipe = redis::pipe();
+                for host in added {
+                    pipe.cmd("ZADD")
+                        .arg(certs::QUEUE_KEY)
+                        .arg("NX")
+                        .arg(now_ms)
+                        .arg(host)
+                        .ignore();
+                }
+                pipe.query::<()>(&mut self.conn)
+                    .map_err(|e| unavailable("queueing certificate orders", e))?;
+            }
         }
         Ok(out)
     }
@@ -756,6 +805,15 @@ impl MapWriter {
             pipe
         };
         let reply = self.run_scripts("releasing domains", build)?;
-        Ok(reply.first().map(texts).unwrap_or_default())
+        let removed = reply.first().map(texts).unwrap_or_default();
+        // A domain that left the map is no longer ordered.
+        if !removed.is_empty() {
+            redis::cmd("ZREM")
+                .arg(certs::QUEUE_KEY)
+                .arg(&removed)
+                .query::<()>(&mut self.conn)
+                .map_err(|e| unavailable("dropping certificate orders", e))?;
+        }
+        Ok(removed)
     }
 }
