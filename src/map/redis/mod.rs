@@ -742,22 +742,17 @@ impl MapWriter {
             // Domains new to the map are queued for a certificate now, so that it is there
             // before the first visitor (the ACME workers of the publishers drain the queue;
             // a domain that already has one is dropped from it by the worker).
-            let added: Vec<&String> = out[out.len() - chunk.len()..]
-                .iter()
-                .filter_map(|o| match o {
-                    ClaimOutcome::Applied { added, .. } => Some(added),
-                    ClaimOutcome::Conflict { .. } => None,
-                })
-                .flatten()
-                .collect();
-            let removed: Vec<&String> = out[out.len() - chunk.len()..]
-                .iter()
-                .filter_map(|o| match o {
-                    ClaimOutcome::Applied { removed, .. } => Some(removed),
-                    ClaimOutcome::Conflict { .. } => None,
-                })
-                .flatten()
-                .collect();
+            let (mut added, mut removed) = (Vec::new(), Vec::new());
+            for outcome in &out[out.len() - chunk.len()..] {
+                if let ClaimOutcome::Applied {
+                    added: a,
+                    removed: r,
+                } = outcome
+                {
+                    added.extend(a);
+                    removed.extend(r);
+                }
+            }
             if !removed.is_empty() {
                 redis::cmd("ZREM")
                     .arg(certs::QUEUE_KEY)
