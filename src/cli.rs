@@ -255,6 +255,18 @@ pub enum CertsAction {
         /// Host name.
         host: String,
     },
+    /// Store a certificate obtained elsewhere (its key is sealed with --cert-key-file); it
+    /// is served by every publisher from its next handshake, and renewed by ACME when due.
+    Import {
+        /// Host name (the certificate must name it).
+        host: String,
+        /// The chain, leaf first (PEM).
+        #[arg(long)]
+        chain: PathBuf,
+        /// The leaf's private key (PEM, PKCS#8, SEC1 or PKCS#1).
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
 
 /// `vitrine domains ...` actions.

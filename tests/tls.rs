@@ -550,3 +550,76 @@ fn the_certs_commands_list_revoke_and_renew() {
         "a revoked certificate is still served: {refused:?}"
     );
 }
+
+/// A certificate obtained elsewhere is imported (its key sealed) and served from the next
+/// handshake, without ACME; one that does not name the host is refused at import.
+#[test]
+fn an_imported_certificate_is_served_without_acme() {
+    let fixture = Fixture::new();
+    let redis = redis_with_sample_map(&fixture);
+    let key = key_file(&fixture);
+    let mut config = ServerConfig::new(&fixture);
+    config.redis = Some(redis.url());
+    config.extra = vec![
+        "--listen-https".into(),
+        "127.0.0.1:0".into(),
+        "--cert-key-file".into(),
+        key.display().to_string(),
+    ];
+    let server = Server::start(config);
+    let (host, _, _) = main_domain(&fixture, "boulangerie-martin");
+
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "operator's own CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let dir = fixture.dir.path();
+    let write = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let root = write("ca.pem", ca.pem());
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![host.clone()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let chain = write("chain.pem", leaf.pem());
+    let leaf_key_file = write("leaf.key", leaf_key.serialize_pem());
+    let other = rcgen::CertificateParams::new(vec!["elsewhere.example".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let other_chain = write("other.pem", other.pem());
+
+    let url = redis.url();
+    let import = |chain: &std::path::Path| {
+        vitrine(&[
+            "certs",
+            "--redis",
+            &url,
+            "--cert-key-file",
+            key.to_str().unwrap(),
+            "import",
+            &host,
+            "--chain",
+            chain.to_str().unwrap(),
+            "--key",
+            leaf_key_file.to_str().unwrap(),
+        ])
+    };
+    let wrong = import(&other_chain);
+    assert_ne!(wrong.code, Some(0));
+    assert!(wrong.stderr.contains("not this host"), "{}", wrong.stderr);
+    let run = import(&chain);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let port = server.https.unwrap().port();
+    let (status, body, _) = curl_https(&root, &host, port, "/", &[]).unwrap();
+    assert_eq!(status, 200);
+    assert!(!body.is_empty());
+}

@@ -117,6 +117,27 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                  it within seconds (see `vitrine certs status {host}`)"
             );
         }
+        CertsAction::Import { host, chain, key } => {
+            let host = normalise(host)?;
+            let Some(key_file) = &args.cert_key_file else {
+                bail!("import seals the private key: give --cert-key-file FILE (the publishers' sealing key)");
+            };
+            let sealer = Sealer::from_file(key_file)?;
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+            };
+            let entry = CertEntry::new(host.as_str(), &read(chain)?, &read(key)?, &sealer)?;
+            // The same checks as a handshake: names the host, key opens and matches.
+            entry.certified_key(host.as_str(), &sealer)?;
+            let renew_ms = (entry.renew_at(None).max(0) as u64) * 1000;
+            store
+                .cert_put(host.as_str(), &entry.to_json(), renew_ms)
+                .await?;
+            println!(
+                "{host}: certificate stored, valid until {}; every publisher serves it from its next handshake",
+                date(entry.not_after)
+            );
+        }
         CertsAction::Revoke { host } => {
             let host = normalise(host)?;
             let (Some(directory), Some(key_file)) = (&args.acme_directory, &args.cert_key_file)
