@@ -71,10 +71,24 @@ impl Pebble {
         });
         let config_path = dir.path().join("pebble.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
+        // The DNS flag was renamed (-dns01 in pebble 2.4, Debian 12; -dnsserver later, with a
+        // DNS-over-HTTPS listener that is turned off here too).
+        let help = Command::new("pebble-challtestsrv")
+            .arg("-h")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default();
+        let mut dns_cmd = Command::new("pebble-challtestsrv");
+        if help.contains("-dnsserver") {
+            dns_cmd.args(["-dnsserver", &format!("127.0.0.1:{dns_port}")]);
+        } else {
+            dns_cmd.args(["-dns01", &format!("127.0.0.1:{dns_port}")]);
+        }
+        if help.contains("-doh ") || help.contains("-doh\n") {
+            dns_cmd.args(["-doh", ""]);
+        }
         let dns = spawn_logged(
-            Command::new("pebble-challtestsrv").args([
-                "-dns01",
-                &format!("127.0.0.1:{dns_port}"),
+            dns_cmd.args([
                 "-http01",
                 "",
                 "-https01",
@@ -119,6 +133,14 @@ impl Pebble {
                 p.log()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut p = p;
+        if let Ok(Some(status)) = p.dns.try_wait() {
+            let log = std::fs::read_to_string(p.dir.path().join("challtestsrv.log"));
+            panic!(
+                "pebble-challtestsrv exited ({status}): {}",
+                log.unwrap_or_default()
+            );
         }
         p
     }
