@@ -1,4 +1,4 @@
-//! Synthetic back-office records: `vitrine bench gen-corpus` writes one JSON line per
+//! Synthetic back-office records: `vitrine-bench gen-corpus` writes one JSON line per
 //! professional, built as [`Record`] values and serialised by serde, which `vitrine export`
 //! turns into the benchmark's site XML files and domain map.
 //!
@@ -39,16 +39,17 @@ use std::io::{self, Write};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use self::bank::{Activity, City, Group, Kind, Svc, Words};
-use super::args::GenCorpusArgs;
-use super::loggen::{pick, range, write_output, Zipf};
-use super::ReplayError;
-use crate::export::record::{
+use vitrine::export::record::{
     Address, Block, Closure, Contact, Country, Day, Decimal, Geo, Hours, Identity, Inline, Legal,
     Logo, Page, Period, Phone, PhoneKind, Photo, Price, Record, Registration, Run, Section,
     Service, Video, VideoType,
 };
-use crate::site::Host;
+use vitrine::site::Host;
+
+use self::bank::{Activity, City, Group, Kind, Svc, Words};
+use crate::args::GenCorpusArgs;
+use crate::loggen::{pick, range, write_output, Zipf};
+use crate::BenchError;
 
 /// Themes, most used first.
 pub const THEMES: [&str; 3] = ["classic", "modern", "light"];
@@ -194,10 +195,10 @@ pub fn write_corpus(count: u64, seed: u64, w: &mut dyn Write) -> io::Result<Corp
     Ok(summary)
 }
 
-/// Runs `vitrine bench gen-corpus`: writes the records, prints a summary on standard error.
-pub fn generate(args: &GenCorpusArgs) -> Result<CorpusSummary, ReplayError> {
+/// Runs `vitrine-bench gen-corpus`: writes the records, prints a summary on standard error.
+pub fn generate(args: &GenCorpusArgs) -> Result<CorpusSummary, BenchError> {
     if args.count == 0 {
-        return Err(ReplayError::Argument {
+        return Err(BenchError::Argument {
             option: "--count",
             reason: "must be at least 1".into(),
         });

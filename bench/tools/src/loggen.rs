@@ -37,9 +37,10 @@ use quick_xml::XmlVersion;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use super::access_log::{days_from_civil, format_time};
-use super::args::{GenFormat, GenLogArgs};
-use super::ReplayError;
+use vitrine::replay::access_log::{days_from_civil, format_time};
+
+use crate::args::{GenFormat, GenLogArgs};
+use crate::BenchError;
 
 /// What a site contributes to the traffic model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +67,8 @@ enum Tag {
 }
 
 /// Reads the parts of a site.xml the traffic model needs, with a streaming reader.
-pub fn read_site(path: &Path) -> Result<SiteInfo, ReplayError> {
-    let data = std::fs::read(path).map_err(|source| ReplayError::Open {
+pub fn read_site(path: &Path) -> Result<SiteInfo, BenchError> {
+    let data = std::fs::read(path).map_err(|source| BenchError::Open {
         path: path.to_owned(),
         source,
     })?;
@@ -88,7 +89,7 @@ pub fn read_site(path: &Path) -> Result<SiteInfo, ReplayError> {
     let mut stack: Vec<Tag> = Vec::new();
     let mut text = String::new();
     let mut main = false;
-    let bad = |position: u64, reason: String| ReplayError::Site {
+    let bad = |position: u64, reason: String| BenchError::Site {
         path: path.to_owned(),
         position,
         reason,
@@ -100,7 +101,7 @@ pub fn read_site(path: &Path) -> Result<SiteInfo, ReplayError> {
         let position = reader.buffer_position();
         let attr = |e: &quick_xml::events::BytesStart<'_>,
                     name: &str|
-         -> Result<Option<String>, ReplayError> {
+         -> Result<Option<String>, BenchError> {
             match e.try_get_attribute(name) {
                 Ok(Some(a)) => a
                     .normalized_value(XmlVersion::Implicit1_0)
@@ -192,9 +193,9 @@ fn stylesheet_name(content: &str) -> Option<String> {
 
 /// Reads every `ROOT/<shard>/<id>/site.xml`, in path order, keeping the sites that have a
 /// domain and a page. Returns the sites and how many were left out.
-pub fn load_sites(root: &Path) -> Result<(Vec<SiteInfo>, usize), ReplayError> {
-    let list = |dir: &Path| -> Result<Vec<PathBuf>, ReplayError> {
-        let open = |source| ReplayError::Open {
+pub fn load_sites(root: &Path) -> Result<(Vec<SiteInfo>, usize), BenchError> {
+    let list = |dir: &Path| -> Result<Vec<PathBuf>, BenchError> {
+        let open = |source| BenchError::Open {
             path: dir.to_owned(),
             source,
         };
@@ -225,7 +226,7 @@ pub fn load_sites(root: &Path) -> Result<(Vec<SiteInfo>, usize), ReplayError> {
         }
     }
     if sites.is_empty() {
-        return Err(ReplayError::NoSites {
+        return Err(BenchError::NoSites {
             root: root.to_owned(),
         });
     }
@@ -490,8 +491,8 @@ pub struct GenOptions {
 
 impl GenOptions {
     /// Validates the command-line arguments.
-    pub fn from_args(a: &GenLogArgs) -> Result<GenOptions, ReplayError> {
-        let arg = |option, reason: String| ReplayError::Argument { option, reason };
+    pub fn from_args(a: &GenLogArgs) -> Result<GenOptions, BenchError> {
+        let arg = |option, reason: String| BenchError::Argument { option, reason };
         for (option, v) in [("--zipf", a.zipf), ("--page-zipf", a.page_zipf)] {
             if !(v.is_finite() && (0.0..=10.0).contains(&v)) {
                 return Err(arg(option, format!("{v} is not between 0 and 10")));
@@ -857,9 +858,9 @@ fn escape(s: &str, nginx: bool, out: &mut String) {
     }
 }
 
-/// Runs `vitrine bench gen-log`: reads the sites, writes the log, prints a summary line on
+/// Runs `vitrine-bench gen-log`: reads the sites, writes the log, prints a summary line on
 /// standard error.
-pub fn generate(args: &GenLogArgs) -> Result<GenSummary, ReplayError> {
+pub fn generate(args: &GenLogArgs) -> Result<GenSummary, BenchError> {
     let opts = GenOptions::from_args(args)?;
     let (sites, skipped) = load_sites(&args.sites)?;
     let path = &args.output;
@@ -887,15 +888,15 @@ pub fn generate(args: &GenLogArgs) -> Result<GenSummary, ReplayError> {
 pub fn write_output<T>(
     path: &Path,
     body: impl FnOnce(&mut dyn Write) -> io::Result<T>,
-) -> Result<T, ReplayError> {
-    let write_err = |source| ReplayError::Write {
+) -> Result<T, BenchError> {
+    let write_err = |source| BenchError::Write {
         path: path.to_owned(),
         source,
     };
     let sink: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(io::stdout().lock())
     } else {
-        Box::new(File::create(path).map_err(|source| ReplayError::Open {
+        Box::new(File::create(path).map_err(|source| BenchError::Open {
             path: path.to_owned(),
             source,
         })?)
@@ -935,7 +936,7 @@ pub fn write_log(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::access_log::{parse_line, LogFormat};
+    use vitrine::replay::access_log::{parse_line, LogFormat};
 
     fn site_xml(id: &str, pages: usize, extra_domain: bool) -> String {
         let www = if extra_domain {
@@ -1024,7 +1025,7 @@ mod tests {
             "<site><domains><domain>a.fr</domain></domains><pages><page id='x'></site>",
         )
         .unwrap();
-        assert!(matches!(read_site(&p), Err(ReplayError::Site { .. })));
+        assert!(matches!(read_site(&p), Err(BenchError::Site { .. })));
     }
 
     #[test]
@@ -1210,7 +1211,7 @@ mod tests {
         };
         let s = generate(&args).unwrap();
         assert_eq!(s.lines, 500);
-        let (mut r, gz) = crate::replay::access_log::open_log(&out).unwrap();
+        let (mut r, gz) = vitrine::replay::access_log::open_log(&out).unwrap();
         assert!(gz);
         let mut text = String::new();
         io::Read::read_to_string(&mut r, &mut text).unwrap();
@@ -1222,6 +1223,6 @@ mod tests {
             date: "2026-13-01".into(),
             ..args
         };
-        assert!(matches!(generate(&bad), Err(ReplayError::Argument { .. })));
+        assert!(matches!(generate(&bad), Err(BenchError::Argument { .. })));
     }
 }
