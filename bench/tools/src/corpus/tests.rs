@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::text::{amount, hhmm, idn_label, luhn_complete, marks};
 use super::*;
-use vitrine::export::record::{parse_line, Rules};
+use vitrine::export::record::{parse_line, Day, Hours, Inline, Rules, Run};
 use vitrine::export::xml::site_xml;
 use vitrine::render::xslt::{parse_document, Limits, Schema};
 use vitrine::render::{render_page, PageRequest, Theme};
