@@ -4,7 +4,7 @@
 //!
 //! The model (word bank in [`bank`]):
 //!
-//! * **Trades** ([`bank::ACTIVITIES_FR`]): restaurants, hairdressers, bakeries, plumbers,
+//! * **Trades** ([`bank::Bank::activities_fr`]): restaurants, hairdressers, bakeries, plumbers,
 //!   electricians, garages, physiotherapists, lawyers, dentists, florists, architects... with
 //!   their schema.org type, price lists and price ranges, photo subjects and opening-hours
 //!   pattern, drawn with a Zipf law (exponent [`ACTIVITY_ZIPF`]) over a most-frequent-first
@@ -143,10 +143,10 @@ impl Corpus {
             next: 0,
             width: count.to_string().len().max(5),
             themes: Zipf::new(THEMES.len(), 1.0),
-            activities_fr: Zipf::new(bank::ACTIVITIES_FR.len(), ACTIVITY_ZIPF),
-            activities_en: Zipf::new(bank::ACTIVITIES_EN.len(), ACTIVITY_ZIPF),
-            cities_fr: Zipf::new(bank::CITIES_FR.len(), CITY_ZIPF),
-            cities_uk: Zipf::new(bank::CITIES_UK.len(), 1.0),
+            activities_fr: Zipf::new(bank::bank().activities_fr.len(), ACTIVITY_ZIPF),
+            activities_en: Zipf::new(bank::bank().activities_en.len(), ACTIVITY_ZIPF),
+            cities_fr: Zipf::new(bank::bank().cities_fr.len(), CITY_ZIPF),
+            cities_uk: Zipf::new(bank::bank().cities_uk.len(), 1.0),
         }
     }
 
@@ -161,13 +161,13 @@ impl Corpus {
         );
         let english = rng.random::<f64>() < ENGLISH_SHARE;
         let (words, act, city) = if english {
-            let a = &bank::ACTIVITIES_EN[self.activities_en.sample(rng.random())];
-            let c = &bank::CITIES_UK[self.cities_uk.sample(rng.random())];
-            (&bank::EN, a, c)
+            let a = &bank::bank().activities_en[self.activities_en.sample(rng.random())];
+            let c = &bank::bank().cities_uk[self.cities_uk.sample(rng.random())];
+            (&bank::bank().en, a, c)
         } else {
-            let a = &bank::ACTIVITIES_FR[self.activities_fr.sample(rng.random())];
-            let c = &bank::CITIES_FR[self.cities_fr.sample(rng.random())];
-            (&bank::FR, a, c)
+            let a = &bank::bank().activities_fr[self.activities_fr.sample(rng.random())];
+            let c = &bank::bank().cities_fr[self.cities_fr.sample(rng.random())];
+            (&bank::bank().fr, a, c)
         };
         let theme = THEMES[self.themes.sample(rng.random())];
         let mut site = Site::new(rng, n, self.width, words, act, city, english);
@@ -287,9 +287,9 @@ impl Site {
         english: bool,
     ) -> Site {
         let (firsts, surnames) = if english {
-            (bank::FIRST_EN, bank::SURNAMES_EN)
+            (&bank::bank().first_en, &bank::bank().surnames_en)
         } else {
-            (bank::FIRST_FR, bank::SURNAMES_FR)
+            (&bank::bank().first_fr, &bank::bank().surnames_fr)
         };
         let first = *pick(&mut rng, firsts);
         let surname = *pick(&mut rng, surnames);
@@ -319,7 +319,7 @@ impl Site {
             street: String::new(),
             postcode: String::new(),
         };
-        let pattern = site.pick(act.names);
+        let pattern = site.pick(&act.names);
         site.name = site.fill(pattern);
         site
     }

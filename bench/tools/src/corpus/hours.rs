@@ -91,7 +91,7 @@ impl Site {
                 }
                 note = self
                     .chance(0.5)
-                    .then(|| self.pick(self.w.note_appointment).to_owned());
+                    .then(|| self.pick(&self.w.note_appointment).to_owned());
             }
             Kind::Trade | Kind::Garage => {
                 let o = q(self, 450, 2);
@@ -103,7 +103,7 @@ impl Site {
                     days[5] = open(&[(q(self, 480, 2), 720)]);
                 }
                 note = (kind == Kind::Trade && self.chance(0.5))
-                    .then(|| self.pick(self.w.note_emergency).to_owned());
+                    .then(|| self.pick(&self.w.note_emergency).to_owned());
             }
             Kind::Restaurant => {
                 let lunch = (720, q(self, 840, 2));
@@ -125,7 +125,7 @@ impl Site {
                 }
                 note = self
                     .chance(0.4)
-                    .then(|| self.pick(self.w.note_booking).to_owned());
+                    .then(|| self.pick(&self.w.note_booking).to_owned());
             }
             Kind::Cafe => {
                 let o = q(self, 450, 2);
@@ -158,7 +158,7 @@ impl Site {
                 days[5] = open(&[(q(self, 510, 2), q(self, 1020, 4))]);
                 note = self
                     .chance(0.4)
-                    .then(|| self.pick(self.w.note_booking).to_owned());
+                    .then(|| self.pick(&self.w.note_booking).to_owned());
             }
             Kind::Lodging => {
                 for d in days.iter_mut() {
@@ -192,7 +192,7 @@ impl Site {
                     Closure {
                         from: format!("2026-08-{start:02}"),
                         to: Some(format!("2026-08-{end:02}")),
-                        reason: self.pick(self.w.leave).to_owned(),
+                        reason: self.pick(&self.w.leave).to_owned(),
                     }
                 }
                 1 => Closure {
@@ -201,7 +201,7 @@ impl Site {
                     reason: self.w.christmas.to_owned(),
                 },
                 2 => {
-                    let (date, reason) = self.pick(self.w.holidays);
+                    let (date, reason) = self.pick(&self.w.holidays);
                     Closure {
                         from: date.to_owned(),
                         to: None,
@@ -215,7 +215,7 @@ impl Site {
                     Closure {
                         from: format!("2027-{month:02}-{day:02}"),
                         to: (len > 0).then(|| format!("2027-{month:02}-{:02}", day + len)),
-                        reason: self.pick(self.w.other_closures).to_owned(),
+                        reason: self.pick(&self.w.other_closures).to_owned(),
                     }
                 }
             };

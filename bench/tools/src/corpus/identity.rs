@@ -85,14 +85,14 @@ impl Site {
     pub(super) fn identity(&mut self) -> Identity {
         let accent = self.chance(0.8).then(|| {
             let palette = if self.chance(0.7) {
-                self.act.accents
+                &self.act.accents
             } else {
-                bank::ACCENTS
+                &bank::bank().accents
             };
             self.pick(palette).to_owned()
         });
         let slogan = self.chance(0.7).then(|| {
-            let s = self.pick(self.act.slogans);
+            let s = self.pick(&self.act.slogans);
             self.fill(s)
         });
         let logo = self.chance(0.55).then(|| {
@@ -185,7 +185,7 @@ impl Site {
             self.fill_with(p, &[("rpps", &rpps), ("order", &order)])
         });
         let insurance = if self.act.builder || regulated || self.chance(0.15) {
-            let insurer = self.pick(bank::INSURERS);
+            let insurer = self.pick(&bank::bank().insurers);
             let kind = if self.act.builder {
                 "Garantie décennale"
             } else {
@@ -203,7 +203,7 @@ impl Site {
             director,
             profession,
             insurance,
-            host: Some(self.pick(self.w.host).to_owned()),
+            host: Some(self.pick(&self.w.host).to_owned()),
         }
     }
 
@@ -238,7 +238,7 @@ impl Site {
                 .then(|| format!("{} {}", self.first, self.surname)),
             profession,
             insurance: None,
-            host: Some(self.pick(self.w.host).to_owned()),
+            host: Some(self.pick(&self.w.host).to_owned()),
         }
     }
 
@@ -296,7 +296,7 @@ impl Site {
             let (display, e164) = match kind {
                 PhoneKind::Mobile => ("07700 900".to_owned(), "+447700900".to_owned()),
                 _ => {
-                    let (d, e) = bank::UK_PHONES[usize::from(self.city.zone)];
+                    let (d, e) = bank::bank().uk_phones[usize::from(self.city.zone)];
                     (format!("{d}0"), format!("{e}0"))
                 }
             };
@@ -329,10 +329,10 @@ impl Site {
         if self.chance(0.05) {
             number.push_str(" bis");
         }
-        self.street = format!("{number} {}", self.pick(bank::STREETS_FR));
+        self.street = format!("{number} {}", self.pick(&bank::bank().streets_fr));
         let mut street = vec![self.street.clone()];
         if self.chance(0.12) {
-            street.push(self.pick(bank::STREET2_FR).to_owned());
+            street.push(self.pick(&bank::bank().street2_fr).to_owned());
         }
         let base: u32 = self.city.postcode.parse().unwrap_or(0);
         let district = self.below(u64::from(self.city.districts)) as u32;
@@ -355,10 +355,14 @@ impl Site {
     }
 
     fn address_uk(&mut self) -> Address {
-        self.street = format!("{} {}", 1 + self.below(120), self.pick(bank::STREETS_EN));
+        self.street = format!(
+            "{} {}",
+            1 + self.below(120),
+            self.pick(&bank::bank().streets_en)
+        );
         let mut street = vec![self.street.clone()];
         if self.chance(0.15) {
-            street.insert(0, self.pick(bank::STREET2_EN).to_owned());
+            street.insert(0, self.pick(&bank::bank().street2_en).to_owned());
         }
         let outward: Vec<&str> = self.city.postcode.split(' ').collect();
         let outward = self.pick(&outward);

@@ -82,7 +82,7 @@ impl Site {
                     PageKind::Contact => self.contact_page(),
                 };
                 let description = (kind != PageKind::Home && self.chance(0.5)).then(|| {
-                    let d = self.pick(self.w.descriptions);
+                    let d = self.pick(&self.w.descriptions);
                     self.fill_with(d, &[("title", &title)])
                 });
                 Page {
@@ -123,13 +123,13 @@ impl Site {
 
     /// A paragraph of up to `k` sentences, mostly of the trade.
     fn paragraph(&mut self, k: u64) -> Option<Inline> {
-        self.sentences(k, self.act.sentences, 0.55, self.w.generic)
+        self.sentences(k, &self.act.sentences, 0.55, &self.w.generic)
     }
 
     /// "See the prices page." with a link to another page of the site.
     fn see_page(&mut self, inline: &mut Inline, kind: PageKind) {
         if let Some((_, id, title)) = self.pages.iter().find(|p| p.0 == kind).cloned() {
-            let (before, after) = self.pick(self.w.see_page);
+            let (before, after) = self.pick(&self.w.see_page);
             inline.0.push(Run::Text(format!(" {before}")));
             inline.0.push(Run::Link {
                 label: Inline::text(title.to_lowercase()),
@@ -140,7 +140,7 @@ impl Site {
     }
 
     fn photo(&mut self) -> Photo {
-        let (stem, alt) = self.pick(self.act.photos);
+        let (stem, alt) = self.pick(&self.act.photos);
         let ext = *self.weighted(&[("jpg", 85), ("webp", 10), ("png", 5)]);
         let dir = if self.media.is_empty() {
             self.chance(0.3)
@@ -185,7 +185,7 @@ impl Site {
 
     fn home(&mut self, photos: u64, video: bool) -> Vec<Section> {
         let mut sections = Vec::new();
-        let title = self.pick(self.w.welcome);
+        let title = self.pick(&self.w.welcome);
         let mut blocks = Vec::new();
         let paragraphs = self.scaled(1.8, 1, 7);
         for i in 0..paragraphs {
@@ -207,11 +207,11 @@ impl Site {
             blocks,
         });
         if self.chance(0.65) {
-            let title = self.pick(self.w.strengths);
+            let title = self.pick(&self.w.strengths);
             let k = (3 + self.below(3)).min(self.act.highlights.len() as u64);
             let mut items = Vec::new();
             for _ in 0..k {
-                let h = self.fresh(self.act.highlights);
+                let h = self.fresh(&self.act.highlights);
                 items.push(marks(h));
             }
             sections.push(Section {
@@ -221,7 +221,7 @@ impl Site {
         }
         if self.chance(0.4) {
             // A teaser of the price list, pointing to it.
-            let title = self.pick(self.w.offer);
+            let title = self.pick(&self.w.offer);
             let names: Vec<&str> = self
                 .act
                 .groups
@@ -252,7 +252,7 @@ impl Site {
             });
         }
         if video {
-            let caption = self.pick(self.w.video_captions);
+            let caption = self.pick(&self.w.video_captions);
             sections.push(Section {
                 title: Some(self.w.video.to_owned()),
                 blocks: vec![Block::Video(Video {
@@ -269,7 +269,7 @@ impl Site {
     }
 
     fn prices(&mut self) -> Vec<Section> {
-        let groups: &'static [Group] = self.act.groups;
+        let groups: &'static [Group] = &self.act.groups;
         let g = self.scaled(1.4, 1, groups.len() as u64) as usize;
         let first = self.below((groups.len() - g + 1) as u64) as usize;
         let mut sections = Vec::new();
@@ -279,7 +279,7 @@ impl Site {
                 let k = 1 + self.below(2);
                 blocks.extend(self.paragraph(k).map(Block::P));
             }
-            let all = group.services;
+            let all = &group.services;
             let min = all.len().min(3) as u64;
             let k = min + self.below(all.len() as u64 - min + 1);
             // Keep `k` services, in list order.
@@ -299,7 +299,7 @@ impl Site {
             let k = 1 + self.below(3);
             let mut text = String::new();
             for i in 0..k {
-                let s = self.fresh(self.w.practical);
+                let s = self.fresh(&self.w.practical);
                 if i > 0 {
                     text.push(' ');
                 }
@@ -340,20 +340,20 @@ impl Site {
     }
 
     fn about(&mut self, photo: bool) -> Vec<Section> {
-        let title = self.pick(self.w.story);
+        let title = self.pick(&self.w.story);
         let mut blocks = Vec::new();
         let paragraphs = self.scaled(2.0, 1, 7);
         for _ in 0..paragraphs {
             let k = self.scaled(2.6, 2, 7);
-            let history = self.w.history;
-            match self.sentences(k, history, 0.6, self.w.generic) {
+            let history = &self.w.history;
+            match self.sentences(k, history, 0.6, &self.w.generic) {
                 Some(p) => blocks.push(Block::P(p)),
                 None => break,
             }
         }
         if blocks.is_empty() {
             // Everything was said elsewhere already; a section needs a block.
-            let s = self.pick(self.w.history);
+            let s = self.pick(&self.w.history);
             blocks.push(Block::P(marks(&self.fill(s))));
         }
         if photo {
@@ -366,7 +366,7 @@ impl Site {
         if self.chance(0.4) {
             let k = (3 + self.below(2)).min(self.act.highlights.len() as u64);
             let items = (0..k)
-                .map(|_| marks(self.fresh(self.act.highlights)))
+                .map(|_| marks(self.fresh(&self.act.highlights)))
                 .collect();
             sections.push(Section {
                 title: Some(self.w.values_title.to_owned()),
@@ -377,20 +377,20 @@ impl Site {
     }
 
     fn team(&mut self) -> Vec<Section> {
-        let intro = self.pick(self.w.team_intro);
+        let intro = self.pick(&self.w.team_intro);
         let mut members = vec![Inline(vec![
             Run::Strong(Inline::text(format!("{} {}", self.first, self.surname))),
             Run::Text(format!(", {}", self.act.roles[0])),
         ])];
         let (firsts, surnames) = if self.english {
-            (bank::FIRST_EN, bank::SURNAMES_EN)
+            (&bank::bank().first_en, &bank::bank().surnames_en)
         } else {
-            (bank::FIRST_FR, bank::SURNAMES_FR)
+            (&bank::bank().first_fr, &bank::bank().surnames_fr)
         };
         for _ in 0..self.scaled(2.0, 1, 6) {
             let first = self.pick(firsts);
             let surname = self.pick(surnames);
-            let role = self.pick(self.act.roles);
+            let role = self.pick(&self.act.roles);
             members.push(Inline(vec![
                 Run::Strong(Inline::text(format!("{first} {surname}"))),
                 Run::Text(format!(", {role}")),
@@ -411,7 +411,7 @@ impl Site {
     }
 
     fn gallery(&mut self, photos: u64) -> Vec<Section> {
-        let title = self.pick(self.w.gallery_titles);
+        let title = self.pick(&self.w.gallery_titles);
         let mut blocks = Vec::new();
         if self.chance(0.5) {
             blocks.extend(self.paragraph(1).map(Block::P));
@@ -431,7 +431,7 @@ impl Site {
         let k = self.scaled(2.2, 1, 6) as usize;
         let mut sections = Vec::new();
         let mut months: Vec<usize> = (0..6).collect();
-        let items = self.w.news_items;
+        let items = &self.w.news_items;
         let start = self.below(items.len() as u64) as usize;
         for i in 0..k.min(items.len()) {
             let (title, text) = items[(start + i) % items.len()];
@@ -445,7 +445,7 @@ impl Site {
             let mut body = self.fill(text);
             if self.chance(0.4) {
                 body.push(' ');
-                let s = self.fresh(self.w.generic);
+                let s = self.fresh(&self.w.generic);
                 body.push_str(&self.fill(s));
             }
             sections.push(Section {
@@ -458,7 +458,7 @@ impl Site {
 
     fn faq(&mut self) -> Vec<Section> {
         let mut qa: Vec<(&str, &str)> = self.act.faq.to_vec();
-        qa.extend_from_slice(self.w.faq_generic);
+        qa.extend_from_slice(&self.w.faq_generic);
         let k = (self.scaled(3.0, 2, 8) as usize).min(qa.len());
         let mut sections = Vec::new();
         for _ in 0..k {
@@ -476,7 +476,7 @@ impl Site {
         let mut text = format!("{}, {} {}.", self.street, self.postcode, self.city.name);
         for _ in 0..self.scaled(1.5, 1, 3) {
             text.push(' ');
-            let s = self.fresh(self.w.access);
+            let s = self.fresh(&self.w.access);
             text.push_str(&self.fill(s));
         }
         let mut find = vec![Block::P(marks(&text))];
@@ -484,7 +484,7 @@ impl Site {
             let k = self.scaled(1.5, 1, 3);
             let items = (0..k)
                 .map(|_| {
-                    let s = self.fresh(self.w.access);
+                    let s = self.fresh(&self.w.access);
                     Inline::text(self.fill(s))
                 })
                 .collect();
