@@ -71,23 +71,6 @@ pub enum Command {
     /// Take a site offline: remove its domains from the map, then move its folder to the
     /// archive.
     Unpublish(UnpublishArgs),
-    /// Benchmark tooling.
-    Bench {
-        /// What to do.
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-}
-
-/// `vitrine bench ...` actions.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Write a synthetic day of page views for a sites folder.
-    GenLog(crate::replay::GenLogArgs),
-    /// Write synthetic back-office records (JSON Lines) for `vitrine export`.
-    GenCorpus(crate::replay::GenCorpusArgs),
-    /// Draw the latency plot (SVG) of a `vitrine replay --json` report.
-    Plot(crate::replay::PlotArgs),
 }
 
 /// Where sites and themes live.

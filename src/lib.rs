@@ -14,7 +14,8 @@
 //! * [`tls`]: the HTTPS listener's handshakes, certificates sealed in the shared store,
 //!   ACME ordering and renewal.
 //! * [`watch`]: stylesheet hot reload.
-//! * [`replay`]: access-log replay and page-view log generation (the benchmark tooling).
+//! * [`replay`]: access-log replay against a server (`vitrine replay`), with its report. The
+//!   generators of benchmark inputs are the `vitrine-bench` tool's (`bench/tools`).
 //! * [`fsx`]: opening files beneath a root, with no escape.
 //! * [`export`]: back-office records to site XML files and domain map entries.
 //! * [`cli`] and [`cmd`]: the command line, one module per subcommand.

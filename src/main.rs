@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use vitrine::cli::{BenchCommand, Cli, Command};
+use vitrine::cli::{Cli, Command};
 use vitrine::cmd;
 
 /// Rust's own allocations (site bytes, page buffers, hyper's and tokio's) go to mimalloc, like
@@ -53,15 +53,6 @@ fn main() -> ExitCode {
             Command::Doctor => Ok(cmd::doctor::run()),
             Command::Export(args) => cmd::export::run(args).await,
             Command::Unpublish(args) => cmd::unpublish::run(args).await,
-            Command::Bench {
-                command: BenchCommand::GenLog(args),
-            } => cmd::replay::gen_log(args).await,
-            Command::Bench {
-                command: BenchCommand::GenCorpus(args),
-            } => cmd::replay::gen_corpus(args).await,
-            Command::Bench {
-                command: BenchCommand::Plot(args),
-            } => cmd::replay::plot(args).await,
         }
     });
     match result {

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 
 use super::ReplayError;
 
-/// The nginx `log_format` of the `nginx_host` format, which `vitrine bench gen-log --format
+/// The nginx `log_format` of the `nginx_host` format, which `vitrine-bench gen-log --format
 /// nginx-host` writes: nginx's `combined` with the `Host` appended as a last quoted field, so
 /// tools that only know `combined` still read the rest of the line.
 pub const NGINX_HOST_LOG_FORMAT: &str = "log_format vhost_combined '$remote_addr - $remote_user \

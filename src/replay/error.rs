@@ -1,4 +1,4 @@
-//! The error type of the replay and log-generation tooling.
+//! The error type of `vitrine replay`.
 //!
 //! Only failures that stop a run are errors: an unparsable log line, a timed-out request or a
 //! 5xx answer are *measurements* and end up in the [`Report`](super::Report) instead.
@@ -6,10 +6,10 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Why `vitrine replay` or `vitrine bench gen-log` could not run to the end.
+/// Why `vitrine replay` could not run to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// A log file, a site file or an output file could not be opened or created.
+    /// A log file could not be opened.
     #[error("cannot open {}: {source}", path.display())]
     Open {
         /// The file.
@@ -27,14 +27,6 @@ pub enum ReplayError {
         /// The cause.
         source: io::Error,
     },
-    /// Writing the generated log failed.
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        /// The file (`-` for standard output).
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
     /// None of the first lines of a log file is in a known format.
     #[error(
         "{}: none of the first {lines} lines is in a known log format \
@@ -46,22 +38,6 @@ pub enum ReplayError {
         path: PathBuf,
         /// How many lines were looked at.
         lines: u64,
-    },
-    /// A site.xml could not be read by the log generator.
-    #[error("{}: invalid site XML at byte {position}: {reason}", path.display())]
-    Site {
-        /// The site file.
-        path: PathBuf,
-        /// Byte offset of the problem.
-        position: u64,
-        /// What the XML reader said.
-        reason: String,
-    },
-    /// The sites folder holds no site with at least one domain and one page.
-    #[error("no site with a domain and a page under {}", root.display())]
-    NoSites {
-        /// The sites root folder.
-        root: PathBuf,
     },
     /// The `--target` URL is not `http://HOST:PORT` or does not resolve.
     #[error("invalid --target {url:?}: {reason}")]
@@ -82,15 +58,4 @@ pub enum ReplayError {
     /// The log reader or the dispatcher thread panicked.
     #[error("replay task failed: {0}")]
     Task(String),
-    /// A file given to `vitrine bench plot` is not a usable replay report.
-    #[error("{}: {reason}", path.display())]
-    Report {
-        /// The report file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The plotting library failed to draw (a bug: the SVG is drawn in memory).
-    #[error("cannot draw the latency plot: {0}")]
-    Plot(String),
 }

@@ -1,7 +1,6 @@
 //! Load replay: `vitrine replay` sends the requests of real or generated access logs to a
-//! server and measures it; `vitrine bench gen-log` writes a realistic synthetic day of such a
-//! log from a sites folder; `vitrine bench gen-corpus` ([`corpus`]) writes the synthetic
-//! back-office records `vitrine export` turns into a benchmark corpus of sites.
+//! server and measures it. (The generators of benchmark inputs, and the plot of a `--json`
+//! report, are the `vitrine-bench` tool's, in `bench/tools`.)
 //!
 //! This module owns the orchestration of a replay:
 //!
@@ -22,10 +21,7 @@
 pub mod access_log;
 pub mod args;
 pub mod client;
-pub mod corpus;
 mod error;
-pub mod loggen;
-pub mod plot;
 pub mod report;
 pub mod schedule;
 
@@ -41,7 +37,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::{mpsc, Barrier, Mutex};
 
 pub use access_log::{LogFormat, Request};
-pub use args::{GenCorpusArgs, GenLogArgs, PlotArgs, ReplayArgs};
+pub use args::ReplayArgs;
 pub use error::ReplayError;
 pub use report::Report;
 pub use schedule::Mode;
@@ -80,9 +76,6 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
     // Fail before connecting when a file is missing, not halfway through the replay.
     for path in &args.logs {
         access_log::open_log(path)?;
-    }
-    if let Some(path) = &args.plot {
-        plot::check_output(path)?;
     }
 
     let read_opts = access_log::ReadOptions {
@@ -177,26 +170,7 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
             print!("{report}");
         }
     }
-    // After the report, so that a plot that cannot be written loses no figure.
-    if let Some(path) = &args.plot {
-        plot::write(&report, path)?;
-    }
     Ok(report)
-}
-
-/// Runs `vitrine bench plot`: draws the plot of a saved `--json` report.
-pub fn plot(args: PlotArgs) -> Result<(), ReplayError> {
-    plot::from_json(&args.report, &args.output)
-}
-
-/// Writes a synthetic access log (see [`loggen`]).
-pub fn gen_log(args: GenLogArgs) -> Result<(), ReplayError> {
-    loggen::generate(&args).map(|_| ())
-}
-
-/// Runs `vitrine bench gen-corpus`: writes synthetic back-office records.
-pub fn gen_corpus(args: GenCorpusArgs) -> Result<(), ReplayError> {
-    corpus::generate(&args).map(|_| ())
 }
 
 fn mode(args: &ReplayArgs) -> Result<Mode, ReplayError> {

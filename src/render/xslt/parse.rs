@@ -72,10 +72,11 @@ pub(super) fn parse_document_with(
     parse_raw(bytes, name, ptr::null_mut()).map(|doc| (doc, false))
 }
 
-/// The two parsers of [`parse_document`] side by side, for the differential fuzz target:
-/// the dump of the tree the fast parser builds (`None` when it declines the document) and,
-/// only then, of the tree libxml2 builds (`None` when libxml2 refuses it). Whenever the
-/// first is `Some`, the second must be the same.
+/// The two parsers of [`parse_document`] side by side, for the differential fuzz target and
+/// the benchmark tools' test on their generated corpus (both outside this crate, hence
+/// public but hidden): the dump of the tree the fast parser builds (`None` when it declines
+/// the document) and, only then, of the tree libxml2 builds (`None` when libxml2 refuses
+/// it). Whenever the first is `Some`, the second must be the same.
 #[doc(hidden)]
 pub fn compare_parsers(bytes: &[u8]) -> (Option<String>, Option<String>) {
     clear_messages();

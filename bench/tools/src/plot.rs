@@ -1,10 +1,11 @@
-//! Latency plots of a replay (`vitrine replay --plot`, `vitrine bench plot`): one SVG with the
-//! latency of each second of the run (p50, p99, max), the answers and failures per second
-//! below it, and the latency distribution of the whole run on the log "nines" scale.
+//! Latency plots of a replay (`vitrine-bench plot`): one SVG with the latency of each second
+//! of the run (p50, p99, max), the answers and failures per second below it, and the latency
+//! distribution of the whole run on the log "nines" scale.
 //!
-//! The plot is drawn from the JSON form of the [`Report`], so that a live run and a report
-//! saved by `--json` (`bench/compare` keeps them) give the same picture. Drawing is
-//! `plotters`' (SVG backend only); this module only chooses what to show.
+//! The plot is drawn from the JSON form of the [`Report`], so that a report in memory (a
+//! replay run by a test or a program) and the same report saved by `vitrine replay --json`
+//! (`bench/compare` keeps them) give the same picture. Drawing is `plotters`' (SVG backend
+//! only); this module only chooses what to show.
 
 use std::io::Read;
 use std::path::Path;
@@ -13,10 +14,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::Deserialize;
 
-use super::report::{ErrorCounts, Quantile, Report, SecondLatency, SCHEMA_VERSION};
-use super::ReplayError;
+use vitrine::replay::report::{ErrorCounts, Quantile, Report, SecondLatency, SCHEMA_VERSION};
 
-/// Largest report `vitrine bench plot` reads (a day at one-second resolution is about 10 MB).
+use crate::BenchError;
+
+/// Largest report `vitrine-bench plot` reads (a day at one-second resolution is about 10 MB).
 const MAX_REPORT_BYTES: u64 = 64 << 20;
 /// Size of the picture, pixels.
 const SIZE: (u32, u32) = (1100, 1180);
@@ -144,47 +146,31 @@ impl Run {
     }
 }
 
-/// Checks before a replay that `--plot FILE` can be written once it is over.
-pub fn check_output(path: &Path) -> Result<(), ReplayError> {
-    let bad = |reason: &str| ReplayError::Argument {
-        option: "--plot",
-        reason: format!("{}: {reason}", path.display()),
-    };
-    if path.is_dir() {
-        return Err(bad("is a directory; give a file name such as latency.svg"));
-    }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if parent.is_some_and(|p| !p.is_dir()) {
-        return Err(bad("its folder does not exist"));
-    }
-    Ok(())
-}
-
 /// Draws the plot of a report as an SVG document.
-pub fn svg(report: &Report) -> Result<String, ReplayError> {
-    draw(&Run::of(report)).map_err(|e| ReplayError::Plot(e.to_string()))
+pub fn svg(report: &Report) -> Result<String, BenchError> {
+    draw(&Run::of(report)).map_err(|e| BenchError::Plot(e.to_string()))
 }
 
 /// Draws the plot of a report into `path`.
-pub fn write(report: &Report, path: &Path) -> Result<(), ReplayError> {
+pub fn write(report: &Report, path: &Path) -> Result<(), BenchError> {
     save(&svg(report)?, path)
 }
 
-/// `vitrine bench plot REPORT -o FILE`: draws the plot of a report saved by
+/// `vitrine-bench plot REPORT -o FILE`: draws the plot of a report saved by
 /// `vitrine replay --json`.
-pub fn from_json(report: &Path, output: &Path) -> Result<(), ReplayError> {
-    let invalid = |reason: String| ReplayError::Report {
+pub fn from_json(report: &Path, output: &Path) -> Result<(), BenchError> {
+    let invalid = |reason: String| BenchError::Report {
         path: report.to_owned(),
         reason,
     };
-    let file = std::fs::File::open(report).map_err(|source| ReplayError::Open {
+    let file = std::fs::File::open(report).map_err(|source| BenchError::Open {
         path: report.to_owned(),
         source,
     })?;
     let mut bytes = Vec::new();
     file.take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|source| ReplayError::Read {
+        .map_err(|source| BenchError::Read {
             path: report.to_owned(),
             line: 0,
             source,
@@ -199,12 +185,12 @@ pub fn from_json(report: &Path, output: &Path) -> Result<(), ReplayError> {
     let run: Run = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| invalid(format!("not a `vitrine replay --json` report: {e}")))?;
     run.check().map_err(invalid)?;
-    let svg = draw(&run).map_err(|e| ReplayError::Plot(e.to_string()))?;
+    let svg = draw(&run).map_err(|e| BenchError::Plot(e.to_string()))?;
     save(&svg, output)
 }
 
-fn save(svg: &str, path: &Path) -> Result<(), ReplayError> {
-    std::fs::write(path, svg).map_err(|source| ReplayError::Write {
+fn save(svg: &str, path: &Path) -> Result<(), BenchError> {
+    std::fs::write(path, svg).map_err(|source| BenchError::Write {
         path: path.to_owned(),
         source,
     })

@@ -4,14 +4,16 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::text::{amount, hhmm, idn_label, luhn_complete, marks};
 use super::*;
-use crate::export::record::{parse_line, Rules};
-use crate::export::xml::site_xml;
-use crate::render::xslt::{parse_document, Limits, Schema};
-use crate::render::{render_page, PageRequest, Theme};
+use vitrine::export::record::{parse_line, Day, Hours, Inline, Rules, Run};
+use vitrine::export::xml::site_xml;
+use vitrine::render::xslt::{parse_document, Limits, Schema};
+use vitrine::render::{render_page, PageRequest, Theme};
 
+/// The repository's root (this crate is bench/tools), where the themes are.
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn corpus_bytes(count: u64, seed: u64) -> Vec<u8> {
@@ -313,6 +315,6 @@ fn gen_corpus_writes_gzip_and_refuses_zero() {
     assert_eq!(text.as_bytes(), corpus_bytes(50, 3));
     assert_eq!(s.bytes, text.len() as u64);
     let zero = GenCorpusArgs { count: 0, ..args };
-    assert!(matches!(generate(&zero), Err(ReplayError::Argument { .. })));
+    assert!(matches!(generate(&zero), Err(BenchError::Argument { .. })));
     assert!(!Path::new(&dir.path().join("none")).exists());
 }
