@@ -297,8 +297,8 @@ mod tests {
         );
     }
 
-    /// Found by the `map_value` fuzz target: a value of control characters gives a message
-    /// six times its length (each is escaped as `\u{19}`). Still bounded: 200 characters of
+    /// A value of control characters gives a message six times its length (each is escaped
+    /// as `\u{19}`), so the bound is on what the message can grow to: 200 characters of
     /// at most 10 bytes escaped (`\u{10ffff}`), the host (at most 253 bytes, twice) and the
     /// sentence, whatever the value.
     #[test]
