@@ -173,9 +173,14 @@ impl TlsFront {
             .map_err(|e| TlsError::Handshake(e.to_string()))
     }
 
-    /// Whether `host` has a usable certificate now (loading it in process if needed): what
-    /// the plain listener asks before redirecting to HTTPS.
+    /// Whether `host` has a usable certificate now: what the plain listener asks, on every
+    /// request, before redirecting to HTTPS. One in process answers without going to the
+    /// store (a revoked one leaves the table at the next handshake, which goes to the store
+    /// anyway); otherwise it is loaded like at a handshake.
     pub async fn has_cert(&self, host: &Host) -> bool {
+        if self.certs.get(host.as_str()).is_some() {
+            return true;
+        }
         self.ensure(host.as_str()).await.unwrap_or(false)
     }
 
