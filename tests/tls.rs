@@ -53,10 +53,16 @@ fn https_args(pebble: &Pebble, key: &std::path::Path, acme: bool, extra: &[&str]
 }
 
 fn start(extra: &[&str]) -> Https {
+    let plain = free_port();
+    start_validated_on(plain, plain, extra)
+}
+
+/// A publisher on the plain port `plain`, with pebble validating HTTP-01 challenges against
+/// the plain port `validated` (another publisher's, to show any of them answers).
+fn start_validated_on(plain: u16, validated: u16, extra: &[&str]) -> Https {
     let fixture = Fixture::new();
     let redis = redis_with_sample_map(&fixture);
-    let plain = free_port();
-    let pebble = Pebble::start(plain);
+    let pebble = Pebble::start(validated);
     let key = key_file(&fixture);
     let mut config = ServerConfig::new(&fixture);
     config.redis = Some(redis.url());
@@ -319,26 +325,9 @@ impl Drop for Publisher {
 /// name) and a corrupt one are refused with a log line naming the entry.
 #[test]
 fn two_publishers_share_orders_challenges_and_certificates() {
-    let fixture = Fixture::new();
-    let redis = redis_with_sample_map(&fixture);
     let (plain_a, plain_b) = (free_port(), free_port());
     // The CA validates against B while A orders.
-    let pebble = Pebble::start(plain_b);
-    let key = key_file(&fixture);
-    let mut config = ServerConfig::new(&fixture);
-    config.redis = Some(redis.url());
-    config.listen = Some(format!("127.0.0.1:{plain_a}"));
-    config.extra = https_args(&pebble, &key, true, &[]);
-    let server = Server::start(config);
-    let root = pebble.issuing_root();
-    let h = Https {
-        fixture,
-        redis,
-        pebble,
-        server,
-        root,
-        key_file: key,
-    };
+    let h = start_validated_on(plain_a, plain_b, &[]);
     let b = Publisher::start(&h, plain_b, false);
 
     let (host, _, _) = main_domain(&h.fixture, "boulangerie-martin");
