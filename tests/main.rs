@@ -1,5 +1,6 @@
 //! The integration test binary: real server, real redis-server, real files in temp dirs.
 
+#[macro_use]
 mod support;
 
 mod engine;

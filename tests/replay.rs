@@ -257,6 +257,10 @@ async fn gzip_nginx_and_hostless_formats_replay_too() {
 async fn fixed_rate_is_accurate() {
     // Rate and lateness are measured: no other test server may share the two cores.
     let _alone = tokio::task::block_in_place(crate::support::exclusive);
+    crate::support::measured(3, fixed_rate_run).await;
+}
+
+async fn fixed_rate_run() -> Result<(), String> {
     let server = TestServer::start(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     // Timestamps are irrelevant at a fixed rate: all lines share one second.
@@ -278,26 +282,31 @@ async fn fixed_rate_is_accurate() {
     let first = hits.iter().map(|h| h.at).min().unwrap();
     let last = hits.iter().map(|h| h.at).max().unwrap();
     let achieved = 999.0 / (last - first).as_secs_f64();
-    assert!(
+    figure!(
         (achieved / 500.0 - 1.0).abs() < 0.03,
         "achieved {achieved} req/s"
     );
-    assert!(
+    figure!(
         (report.throughput_rps / 500.0 - 1.0).abs() < 0.05,
-        "{}",
+        "reported {} req/s",
         report.throughput_rps
     );
     let s = report.schedule.as_ref().unwrap();
-    assert!(s.generator_late < 10, "generator late {}", s.generator_late);
+    figure!(s.generator_late < 10, "generator late {}", s.generator_late);
     // Evenly paced: no second of the run carries more than its share (no bursts).
     let busiest = *report.throughput_per_second.iter().max().unwrap();
-    assert!(busiest <= 520, "{:?}", report.throughput_per_second);
+    figure!(busiest <= 520, "bursts: {:?}", report.throughput_per_second);
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_timing_is_replayed_faster_by_the_speedup_factor() {
     // Rate and lateness are measured: no other test server may share the two cores.
     let _alone = tokio::task::block_in_place(crate::support::exclusive);
+    crate::support::measured(3, speedup_run).await;
+}
+
+async fn speedup_run() -> Result<(), String> {
     let server = TestServer::start(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     // Ten log seconds with 1 to 4 requests each; the path says when it should arrive.
@@ -322,7 +331,7 @@ async fn recorded_timing_is_replayed_faster_by_the_speedup_factor() {
     .await;
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(report.responses, total);
-    assert!(
+    figure!(
         (0.85..1.5).contains(&wall),
         "10 log seconds at x10 took {wall} s"
     );
@@ -333,18 +342,23 @@ async fn recorded_timing_is_replayed_faster_by_the_speedup_factor() {
         let p: Vec<f64> = h.path[3..].split('/').map(|x| x.parse().unwrap()).collect();
         let expected = (p[0] + p[1] / p[2]) / 10.0;
         let actual = (h.at - first).as_secs_f64();
-        assert!(
+        figure!(
             (actual - expected).abs() < 0.03,
             "{}: arrived at {actual:.4} s, expected {expected:.4} s",
             h.path
         );
     }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_server_makes_latency_grow_instead_of_thinning_requests() {
     // Rate and lateness are measured: no other test server may share the two cores.
     let _alone = tokio::task::block_in_place(crate::support::exclusive);
+    crate::support::measured(3, stalled_server_run).await;
+}
+
+async fn stalled_server_run() -> Result<(), String> {
     let server = TestServer::start(Duration::from_millis(300)).await;
     let dir = tempfile::tempdir().unwrap();
     // 200 requests at 200/s over two connections; requests 50 and 51 stall both for 300 ms,
@@ -379,10 +393,10 @@ async fn a_stalled_server_makes_latency_grow_instead_of_thinning_requests() {
         latency.p99 >= 250.0,
         "latency from intended time {latency:?}"
     );
-    assert!(service.p90 < 50.0, "service time {service:?}");
+    figure!(service.p90 < 50.0, "service time {service:?}");
     let s = report.schedule.as_ref().unwrap();
     assert!(s.late_requests >= 30, "{} requests late", s.late_requests);
-    assert!(
+    figure!(
         s.generator_late < 5,
         "the dispatcher kept its schedule: {}",
         s.generator_late
@@ -395,6 +409,7 @@ async fn a_stalled_server_makes_latency_grow_instead_of_thinning_requests() {
         "{:?}",
         report.warnings
     );
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
