@@ -44,16 +44,29 @@ fn render_prints_what_the_server_sends_for_every_page() {
     let (redis, server) = redis_server(&fixture);
     let mut compared = 0;
     for (rel, domains, pages) in sample_sites(&fixture.sites()) {
-        // A secondary domain too: `host` is a parameter of the render.
-        for host in [&domains[0], domains.last().unwrap()] {
+        // A secondary domain too: the server sends it to the main one, and `render` prints
+        // the page the visitor lands on there.
+        let main = &domains[0];
+        for host in [main, domains.last().unwrap()] {
             for (i, page) in pages.iter().enumerate() {
-                let served = server.get(host, &path_of(i, page));
+                let mut served = server.get(host, &path_of(i, page));
+                if host != main {
+                    let to = format!("http://{main}{}", path_of(i, page));
+                    assert!(served.is_moved_to(&to), "{host} {page}: {}", served.status);
+                    served = server.get(main, &path_of(i, page));
+                }
                 assert_eq!(served.status, 200, "{host} {page}");
                 assert!(served.header("content-encoding").is_none());
                 let out = run(&fixture, Some(&redis), &["render", host, page]);
                 assert!(
                     out.status.success(),
                     "{rel} {host} {page}: {}",
+                    stderr(&out)
+                );
+                assert_eq!(
+                    stderr(&out).contains(&format!("{host} is an alias of {main}")),
+                    host != main,
+                    "{}",
                     stderr(&out)
                 );
                 assert!(

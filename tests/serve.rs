@@ -13,8 +13,19 @@ fn every_domain_and_page_of_every_sample_site_renders_through_redis() {
     assert!(sites.len() >= 12, "expected at least 12 sample sites");
     let mut pages_seen = 0;
     for (rel, domains, pages) in &sites {
+        let main = &domains[0];
+        assert_eq!(server.get(&domains[1], "/robots.txt").status, 301);
         for domain in domains {
             let resp = server.get(domain, "/");
+            if domain != main {
+                assert!(
+                    resp.is_moved_to(&format!("http://{main}/")),
+                    "{domain} ({rel}): {} {:?}",
+                    resp.status,
+                    resp.header("location")
+                );
+                continue;
+            }
             assert_eq!(resp.status, 200, "{domain} / ({rel}): {}", resp.text());
             assert!(resp.text().starts_with("<!DOCTYPE html>"), "{domain}");
             assert!(resp

@@ -195,6 +195,91 @@ fn a_domain_added_by_the_exporter_gets_its_certificate_before_any_visit() {
     assert_eq!(status, 200);
 }
 
+/// The record's HTTPS policy, through the exporter and the schema to the server: a site that
+/// opts in to HSTS gets the header on HTTPS only, its alias is sent to the main domain over
+/// HTTPS in one hop, and a site that did not opt in gets no HSTS.
+#[test]
+fn the_records_https_policy_sets_hsts_and_sends_aliases_to_the_main_domain() {
+    let h = start(&[]);
+    let mut record = sample_record("plomberie-leroy");
+    record["domains"] = serde_json::json!(["plombier-hsts.example", "www.plombier-hsts.example"]);
+    record["https"] = serde_json::json!({"hsts_max_age": 31_536_000});
+    let file = h.fixture.dir.path().join("records.jsonl");
+    write_jsonl(&file, &[record]);
+    let url = h.redis.url();
+    let run = vitrine(&[
+        "export",
+        "--from",
+        file.to_str().unwrap(),
+        "--sites",
+        h.fixture.sites().to_str().unwrap(),
+        "--stylesheets",
+        h.fixture.stylesheets().to_str().unwrap(),
+        "--redis",
+        &url,
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for host in ["plombier-hsts.example", "www.plombier-hsts.example"] {
+        wait_for(
+            || {
+                h.redis
+                    .command(&["EXISTS", &format!("vitrine:cert:{host}")])
+                    .unwrap()
+                    .starts_with(":1")
+            },
+            "the certificates of the exported domains to be stored",
+        );
+    }
+    let headers = h.fixture.dir.path().join("headers");
+    let header_args = ["-D", headers.to_str().unwrap()];
+    let head = || {
+        std::fs::read_to_string(&headers)
+            .unwrap()
+            .to_ascii_lowercase()
+    };
+
+    let (status, _, _) = curl_https(
+        &h.root,
+        "plombier-hsts.example",
+        h.port(),
+        "/",
+        &header_args,
+    )
+    .unwrap_or_else(|e| panic!("main domain over HTTPS: {e}"));
+    assert_eq!(status, 200);
+    assert!(
+        head().contains("strict-transport-security: max-age=31536000\r\n"),
+        "{}",
+        head()
+    );
+
+    let (status, _, _) = curl_https(
+        &h.root,
+        "www.plombier-hsts.example",
+        h.port(),
+        "/tarifs?x=1",
+        &header_args,
+    )
+    .unwrap_or_else(|e| panic!("alias over HTTPS: {e}"));
+    assert_eq!(status, 301, "{}", head());
+    let location = format!(
+        "location: https://plombier-hsts.example:{}/tarifs?x=1\r\n",
+        h.port()
+    );
+    assert!(head().contains(&location), "{}", head());
+
+    // Plain HTTP never carries HSTS (a browser would ignore it there anyway).
+    let plain = h.server.get("plombier-hsts.example", "/");
+    assert_eq!(plain.status, 308);
+    assert_eq!(plain.header("strict-transport-security"), None);
+
+    // A site that did not opt in: no HSTS over HTTPS either.
+    let (other, _, _) = main_domain(&h.fixture, "boulangerie-martin");
+    let (status, _, _) = https_get_within(&h, &other, "/", &header_args, Duration::from_secs(30));
+    assert_eq!(status, 200);
+    assert!(!head().contains("strict-transport-security"), "{}", head());
+}
+
 /// Private keys are sealed in Redis: neither the PEM nor the key's bytes appear in a dump of
 /// the whole database.
 #[test]

@@ -106,6 +106,13 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     };
     let page = args.page.as_deref().unwrap_or("");
     let out = pages.render_host_page(host, page).await?;
+    if let Some(main) = &out.redirected_to {
+        eprintln!(
+            "{} is an alias of {main}: the server answers it with a 301 there; this is {main}'s \
+             page (set \"https\": {{\"aliases\": \"serve\"}} in the record to serve it as is)",
+            out.host
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&out.page.body)

@@ -12,7 +12,7 @@ use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesPI, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::record::{Block, Day, Inline, Photo, Price, Record, Run};
+use super::record::{Aliases, Block, Day, Inline, Photo, Price, Record, Run};
 use crate::render::xslt::MAX_XML_BYTES;
 
 /// Why a record could not be written as XML.
@@ -258,7 +258,22 @@ fn write(out: &mut Out, r: &Record) -> std::io::Result<()> {
     ))))?;
     out.open("site", &[("id", &r.id), ("lang", &r.lang)])?;
 
-    out.open("domains", &[])?;
+    let https = &r.https;
+    let max_age = https.hsts_max_age.map(|a| a.to_string());
+    out.open(
+        "domains",
+        &attrs(&[
+            (
+                "aliases",
+                (https.aliases == Aliases::Serve).then_some("serve"),
+            ),
+            ("hsts-max-age", max_age.as_deref()),
+            (
+                "hsts-include-subdomains",
+                https.hsts_include_subdomains.then_some("true"),
+            ),
+        ]),
+    )?;
     for (i, d) in r.domains.iter().enumerate() {
         let a: Attrs = if i == 0 { &[("main", "true")] } else { &[] };
         out.leaf("domain", a, d)?;
@@ -451,6 +466,27 @@ mod tests {
         ), "{text}");
         assert!(text.ends_with("  </pages>\n</site>\n"), "{text}");
         assert_eq!(crate::render::sniff_theme(text.as_bytes()), Ok("classic"));
+    }
+
+    #[test]
+    fn the_https_policy_is_written_where_the_server_reads_it() {
+        use crate::site::{policy::Aliases, SitePolicy};
+        let r = record(|v| {
+            v["https"] = serde_json::json!({
+                "aliases": "serve", "hsts_max_age": 0, "hsts_include_subdomains": true
+            });
+        });
+        let text = String::from_utf8(site_xml(&r).unwrap()).unwrap();
+        assert!(
+            text.contains(
+                "<domains aliases=\"serve\" hsts-max-age=\"0\" hsts-include-subdomains=\"true\">"
+            ),
+            "{text}"
+        );
+        let policy = SitePolicy::read(text.as_bytes());
+        assert_eq!(policy.alias_policy, Aliases::Serve);
+        assert_eq!(policy.hsts.as_deref(), Some("max-age=0; includeSubDomains"));
+        assert_eq!(policy.main.as_deref(), Some("s1.example.fr"));
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! 1. **Resolve** ([`Pages::resolve`]): host -> site file, through the domain map.
 //! 2. **Read** ([`Pages::open`]): the site XML read fresh beneath the sites root, its theme
 //!    chosen from its prolog.
-//! 3. **Validators** ([`Site::validators`]): ETag and Last-Modified of the page; a client
+//! 3. **Policy** ([`SitePolicy`], from the head of the XML): a declared alias of a site whose
+//!    aliases redirect is sent to the main domain here; the HSTS value is kept for the answer.
+//! 4. **Validators** ([`Site::validators`]): ETag and Last-Modified of the page; a client
 //!    whose copy still matches gets 304 here, before any parse.
-//! 4. **Render** ([`render_file`], [`render_parsed_file`]): parse, transform.
-//! 5. **Encode** ([`Coding::encode`]): the content coding the client accepts.
+//! 5. **Render** ([`render_file`], [`render_parsed_file`]): parse, transform.
+//! 6. **Encode** ([`Coding::encode`]): the content coding the client accepts.
 //!
-//! [`Pages::page`] runs steps 2-5 on the render pool (never on the reactor) for the server;
-//! [`Pages::render_host_page`] runs 1-4 for the command line. The walk over every site of a
+//! [`Pages::page`] runs steps 2-6 on the render pool (never on the reactor) for the server;
+//! [`Pages::render_host_page`] runs 1, 2, 4 and 5 for the command line (which renders what
+//! the main domain would show, so an alias renders too). The walk over every site of a
 //! folder is in [`walk`].
 
 pub mod coding;
@@ -35,7 +38,7 @@ use crate::render::{
     self, Limits, Outline, Overloaded, PageRequest, RenderError, RenderPool, Rendered, Theme,
     Themes,
 };
-use crate::site::{self, Host, HostError, SiteError, SiteFile};
+use crate::site::{self, Host, HostError, SiteError, SiteFile, SitePolicy};
 
 /// Longest page id taken from a request path; longer ones are cut (no page id is that long).
 const MAX_PAGE_ID: usize = 100;
@@ -262,6 +265,8 @@ pub struct Site {
     pub file: SiteFile,
     /// Its theme.
     pub theme: Arc<Theme>,
+    /// Its serving policy.
+    pub policy: SitePolicy,
 }
 
 impl Site {
@@ -295,6 +300,8 @@ pub struct Page {
     pub coding: Coding,
     /// Its validators.
     pub validators: Validators,
+    /// The site's `Strict-Transport-Security` value, for an HTTPS answer.
+    pub hsts: Option<String>,
     /// The site's pages and domains.
     pub outline: Outline,
     /// The site file, relative to the sites root.
@@ -304,10 +311,12 @@ pub struct Page {
 /// What [`Pages::page`] answers.
 #[derive(Debug)]
 pub enum Answer {
-    /// The client's copy is current.
-    NotModified(Validators),
+    /// The client's copy is current (with the site's HSTS value, as for a page).
+    NotModified(Validators, Option<String>),
     /// The page.
     Page(Page),
+    /// The host is an alias of a site whose aliases redirect: this is its main domain.
+    ToMain(String),
 }
 
 /// Everything a page needs: the map, the sites, the themes, the render pool and budgets.
@@ -331,6 +340,9 @@ pub struct Pages {
 pub struct PageOutput {
     /// The normalised host.
     pub host: Host,
+    /// The main domain, when `host` is an alias the server redirects there: the page is
+    /// then the one the visitor lands on, rendered for the main domain.
+    pub redirected_to: Option<Host>,
     /// The page.
     pub page: Page,
 }
@@ -360,7 +372,12 @@ impl Pages {
                 file: file.rel.to_string(),
                 source,
             })?;
-        Ok(Site { file, theme })
+        let policy = SitePolicy::read(&file.bytes);
+        Ok(Site {
+            file,
+            theme,
+            policy,
+        })
     }
 
     /// Steps 2-5 for `page` of the site file `rel`, on the render pool.
@@ -388,6 +405,9 @@ impl Pages {
         conditional: &Conditional,
     ) -> Result<Answer, PageError> {
         let site = self.open(host, rel)?;
+        if let Some(main) = site.policy.redirect_for(host) {
+            return Ok(Answer::ToMain(main.to_owned()));
+        }
         let validators = site.validators(coding);
         if not_modified(
             conditional.if_none_match.as_deref(),
@@ -395,14 +415,14 @@ impl Pages {
             &validators.etag,
             validators.last_modified,
         ) {
-            return Ok(Answer::NotModified(validators));
+            return Ok(Answer::NotModified(validators, site.policy.hsts));
         }
         Ok(Answer::Page(
             self.make(host, &site, page, coding, validators)?,
         ))
     }
 
-    /// Steps 4 and 5: renders `page` of `site` and encodes it.
+    /// Steps 5 and 6: renders `page` of `site` and encodes it.
     fn make(
         &self,
         host: &Host,
@@ -442,18 +462,20 @@ impl Pages {
             found: rendered.found,
             coding,
             validators,
+            hsts: site.policy.hsts.clone(),
             outline: rendered.outline,
             file,
         })
     }
 
-    /// The outline (pages, domains) and modification time of the site file `rel`, parsed
-    /// without a transform, on the render pool: what `robots.txt` and `sitemap.xml` need.
+    /// The outline (pages, domains), modification time and policy of the site file `rel`,
+    /// parsed without a transform, on the render pool: what `robots.txt` and `sitemap.xml`
+    /// need.
     pub async fn outline(
         &self,
         host: Host,
         rel: RelPath,
-    ) -> Result<(Outline, SystemTime), PageError> {
+    ) -> Result<(Outline, SystemTime, SitePolicy), PageError> {
         let sites = self.sites.clone();
         self.pool
             .run(move || {
@@ -467,7 +489,7 @@ impl Pages {
                             source,
                         }
                     })?;
-                Ok((outline, file.modified))
+                Ok((outline, file.modified, SitePolicy::read(&file.bytes)))
             })
             .await?
     }
@@ -501,12 +523,18 @@ impl Pages {
         let page = page_id(page_arg);
         let pages = self.clone();
         let host = parsed.clone();
-        let made = self
+        let (made, redirected_to) = self
             .pool
-            .run(move || -> Result<Page, PageError> {
+            .run(move || -> Result<(Page, Option<Host>), PageError> {
                 let site = pages.open(&host, rel)?;
+                let main = site
+                    .policy
+                    .redirect_for(&host)
+                    .and_then(|m| Host::parse(m.as_bytes()).ok());
                 let validators = site.validators(Coding::Identity);
-                pages.make(&host, &site, &page, Coding::Identity, validators)
+                let for_host = main.as_ref().unwrap_or(&host);
+                let made = pages.make(for_host, &site, &page, Coding::Identity, validators)?;
+                Ok((made, main))
             })
             .await??;
         if !made.found {
@@ -519,6 +547,7 @@ impl Pages {
         }
         Ok(PageOutput {
             host: parsed,
+            redirected_to,
             page: made,
         })
     }

@@ -6,16 +6,22 @@
 //! 3. **Resolve**: one map lookup, host -> site XML path (404 unknown host, 503 map down).
 //! 4. **HTTPS** (plain listener, when there is an HTTPS one): ACME HTTP-01 challenges
 //!    answered from the shared store; a host with a certificate gets a 308 to `https://`.
+//!    (The site's own policy, alias redirects and HSTS, is in its XML: step 6 reads it.)
 //! 5. **Dispatch**: `/assets/…` (theme assets, shared by every site, so only for a mapped
 //!    host: an unknown name or a bare address gets the neutral 404), `/media/…` (the site's
 //!    files, with Range; files with several hard links refused; each open file drawn from
 //!    its connection's and the process's budget, [`super::budget`]), `/robots.txt`,
 //!    `/sitemap.xml`, or a page: `/` is the first page, `/<page-id>` a named one.
 //! 6. **Render** ([`crate::page`]'s page step, on the render pool, never on the reactor):
-//!    read the XML fresh from disk, find its theme from the prolog, answer 304 if the
-//!    client's ETag or date still matches (before any parse), else parse, transform,
-//!    compress. `robots.txt` and `sitemap.xml` parse without a transform.
-//! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`.
+//!    read the XML fresh from disk, find its theme from the prolog, send a declared alias
+//!    of a site whose aliases redirect to its main domain (301), answer 304 if the client's
+//!    ETag or date still matches (before any parse), else parse, transform, compress.
+//!    `robots.txt` and `sitemap.xml` parse without a transform (and redirect the same way).
+//!    Media and theme assets are served on every mapped name: pages link them relative to
+//!    the main domain, and reading the site file for each photo would cost a read for
+//!    nothing.
+//! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`, and
+//!    on HTTPS the site's `Strict-Transport-Security` if it opted in.
 //!
 //! Every failure becomes a [`ServeError`], turned into a response in one place
 //! ([`super::response::error_response`]).
@@ -34,7 +40,7 @@ use super::files;
 use super::response::{error_response, full, header_str, http_date, Body, ServeError};
 use super::{AppState, Https};
 use crate::fsx::RelPath;
-use crate::page::{self, Answer, Coding, Conditional, Pages, Validators};
+use crate::page::{self, Answer, Coding, Conditional, Validators};
 use crate::render::Outline;
 use crate::site::Host;
 
@@ -70,6 +76,29 @@ fn declares_body(headers: &HeaderMap) -> bool {
             .get_all(header::CONTENT_LENGTH)
             .iter()
             .any(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) != Some(0))
+}
+
+/// How the request arrived: what a redirect keeps and whether HSTS may be sent.
+struct Arrival {
+    /// On the HTTPS listener.
+    secure: bool,
+    /// The port the client named in its `Host`, if any.
+    port: Option<u16>,
+}
+
+impl Arrival {
+    fn of(req: &Request<Incoming>) -> Arrival {
+        let named = req.uri().authority().cloned().or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.parse::<hyper::http::uri::Authority>().ok())
+        });
+        Arrival {
+            secure: req.extensions().get::<Secure>().is_some_and(|s| s.0),
+            port: named.and_then(|a| a.port_u16()),
+        }
+    }
 }
 
 /// What the path asks for, once the site is known.
@@ -120,8 +149,8 @@ async fn route(
     // 4. HTTPS: on the plain listener, ACME's HTTP-01 challenges are answered (from the
     // shared store, whichever publisher started the order) and a host with a certificate
     // is sent to HTTPS.
-    let secure = req.extensions().get::<Secure>().is_some_and(|s| s.0);
-    if let (false, Some(https)) = (secure, &state.https) {
+    let arrival = Arrival::of(req);
+    if let (false, Some(https)) = (arrival.secure, &state.https) {
         if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
             return acme_challenge(https, token).await;
         }
@@ -167,34 +196,51 @@ async fn route(
             let budget = req.extensions().get::<FileBudget>();
             files::serve(&pages.sites, &full_rel, req.headers(), links, budget).await
         }
-        Target::Robots => robots(pages, host, rel).await,
-        Target::Sitemap => sitemap(pages, host, rel).await,
-        Target::Page(page) => page_response(pages, host, rel, page, req.headers()).await,
+        Target::Robots | Target::Sitemap => {
+            let (outline, modified, policy) = pages.outline(host.clone(), rel).await?;
+            if let Some(main) = policy.redirect_for(&host) {
+                return Ok(to_main(state, &arrival, main, req.uri()).await);
+            }
+            let mut resp = if matches!(target, Target::Robots) {
+                robots(&outline, &host)
+            } else {
+                sitemap(&outline, &host, modified)
+            };
+            set_hsts(&mut resp, &arrival, policy.hsts.as_deref());
+            Ok(resp)
+        }
+        Target::Page(page) => page_response(state, host, rel, page, req, &arrival).await,
     }
 }
 
 async fn page_response(
-    pages: &Pages,
+    state: &AppState,
     host: Host,
     rel: RelPath,
     page: String,
-    headers: &HeaderMap,
+    req: &Request<Incoming>,
+    arrival: &Arrival,
 ) -> Result<Response<Body>, ServeError> {
+    let headers = req.headers();
     let coding = Coding::negotiate(header_str(headers, header::ACCEPT_ENCODING));
     let conditional = Conditional {
         if_none_match: header_str(headers, header::IF_NONE_MATCH).map(str::to_owned),
         if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE).map(str::to_owned),
     };
     // 6. Render, off the reactor.
-    let answer = pages.page(host, rel, page, coding, conditional).await?;
+    let answer = state
+        .pages
+        .page(host, rel, page, coding, conditional)
+        .await?;
 
     // 7. Respond
-    let mut resp = match answer {
-        Answer::NotModified(validators) => {
+    let (mut resp, hsts) = match answer {
+        Answer::ToMain(main) => return Ok(to_main(state, arrival, &main, req.uri()).await),
+        Answer::NotModified(validators, hsts) => {
             let mut resp = Response::new(full(Bytes::new()));
             *resp.status_mut() = StatusCode::NOT_MODIFIED;
             set_validators(resp.headers_mut(), &validators);
-            resp
+            (resp, hsts)
         }
         Answer::Page(page) => {
             let mut resp = Response::new(full(page.body));
@@ -213,12 +259,73 @@ async fn page_response(
                 HeaderValue::from_static("nosniff"),
             );
             set_validators(h, &page.validators);
-            resp
+            (resp, page.hsts)
         }
     };
     resp.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    set_hsts(&mut resp, arrival, hsts.as_deref());
     Ok(resp)
+}
+
+/// The site's HSTS value, on HTTPS only (RFC 6797 §7.2: a browser ignores it over plain
+/// HTTP, where anyone on the path could have added it).
+fn set_hsts(resp: &mut Response<Body>, arrival: &Arrival, hsts: Option<&str>) {
+    if let (true, Some(v)) = (arrival.secure, hsts) {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            resp.headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, v);
+        }
+    }
+}
+
+/// 301 from an alias to the same path on the site's main domain: over HTTPS when the
+/// request came that way or the main domain has a certificate (one hop instead of two),
+/// else over plain HTTP on the port the client named.
+async fn to_main(
+    state: &AppState,
+    arrival: &Arrival,
+    main: &str,
+    uri: &hyper::Uri,
+) -> Response<Body> {
+    let https_port = match &state.https {
+        Some(https) if arrival.secure => Some(https.port),
+        Some(https) => match Host::parse(main.as_bytes()) {
+            Ok(m) if https.front.has_cert(&m).await => Some(https.port),
+            _ => None,
+        },
+        None => None,
+    };
+    let location = match https_port {
+        Some(port) => url("https", main, port, 443, uri),
+        None => url("http", main, arrival.port.unwrap_or(80), 80, uri),
+    };
+    let mut resp = redirect(StatusCode::MOVED_PERMANENTLY, &location);
+    // A site may switch its aliases to `serve`: browsers must not remember this for ever.
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=3600"),
+    );
+    resp
+}
+
+/// `scheme://host[:port]/path?query`, the port left out when it is the scheme's default.
+fn url(scheme: &str, host: &str, port: u16, default_port: u16, uri: &hyper::Uri) -> String {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if port == default_port {
+        format!("{scheme}://{host}{path}")
+    } else {
+        format!("{scheme}://{host}:{port}{path}")
+    }
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 fn set_validators(h: &mut HeaderMap, validators: &Validators) {
@@ -253,18 +360,8 @@ async fn acme_challenge(https: &Https, token: &str) -> Result<Response<Body>, Se
 /// 308 to the same URL over HTTPS (308 keeps the method; a 301 may turn a HEAD into a GET in
 /// old clients, and these URLs are only ever GET or HEAD anyway).
 fn to_https(host: &Host, port: u16, uri: &hyper::Uri) -> Response<Body> {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let location = if port == 443 {
-        format!("https://{host}{path}")
-    } else {
-        format!("https://{host}:{port}{path}")
-    };
-    let mut resp = Response::new(full(Bytes::new()));
-    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp
+    let location = url("https", host.as_str(), port, 443, uri);
+    redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
 fn text_response(body: String, content_type: &'static str) -> Response<Body> {
@@ -279,18 +376,16 @@ fn canonical_host<'a>(outline: &'a Outline, host: &'a Host) -> &'a str {
     outline.main_domain().unwrap_or(host.as_str())
 }
 
-async fn robots(pages: &Pages, host: Host, rel: RelPath) -> Result<Response<Body>, ServeError> {
-    let (outline, _) = pages.outline(host.clone(), rel).await?;
+fn robots(outline: &Outline, host: &Host) -> Response<Body> {
     let body = format!(
         "User-agent: *\nAllow: /\nSitemap: https://{}/sitemap.xml\n",
-        canonical_host(&outline, &host)
+        canonical_host(outline, host)
     );
-    Ok(text_response(body, "text/plain; charset=utf-8"))
+    text_response(body, "text/plain; charset=utf-8")
 }
 
-async fn sitemap(pages: &Pages, host: Host, rel: RelPath) -> Result<Response<Body>, ServeError> {
-    let (outline, modified) = pages.outline(host.clone(), rel).await?;
-    let base = canonical_host(&outline, &host);
+fn sitemap(outline: &Outline, host: &Host, modified: SystemTime) -> Response<Body> {
+    let base = canonical_host(outline, host);
     let lastmod = httpdate_to_w3c(modified);
     let mut body = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
@@ -307,7 +402,7 @@ async fn sitemap(pages: &Pages, host: Host, rel: RelPath) -> Result<Response<Bod
         ));
     }
     body.push_str("</urlset>\n");
-    Ok(text_response(body, "application/xml; charset=utf-8"))
+    text_response(body, "application/xml; charset=utf-8")
 }
 
 /// `YYYY-MM-DD` of a time, for sitemap `lastmod`.

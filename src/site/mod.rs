@@ -1,10 +1,11 @@
 //! Sites: host names and site files. This module owns host normalisation ([`host`]), where
 //! a site's file lives (`SHARD/ID/site.xml`, [`site_path`]), the check of a map value as such
 //! a path ([`parse_map_value`]), the walk over a sites folder, and the confined, size-capped
-//! read of a site file ([`read_site`]). Which host names which file is the domain map's
+//! read of a site file ([`read_site`]), and the serving policy in its head ([`policy`]). Which host names which file is the domain map's
 //! business ([`crate::map`]).
 
 pub mod host;
+pub mod policy;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -14,6 +15,7 @@ use std::time::SystemTime;
 use crate::fsx::{RelPath, Root};
 use crate::render::xslt::MAX_XML_BYTES;
 pub use host::{Host, HostError};
+pub use policy::SitePolicy;
 
 /// Errors of the site domain.
 #[derive(Debug, thiserror::Error)]

@@ -634,6 +634,11 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// Whether this is the 301 an alias of a redirecting site answers, to `location`.
+    pub fn is_moved_to(&self, location: &str) -> bool {
+        self.status == 301 && self.header("location") == Some(location)
+    }
+
     fn parse(buf: &[u8]) -> HttpResponse {
         HttpResponse::try_parse(buf)
             .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(buf)))
@@ -1093,7 +1098,8 @@ where
 /// Inside a [`measured`] run: a figure that does not hold ends the run with its reason.
 macro_rules! figure {
     ($cond:expr, $($why:tt)+) => {
-        if !$cond {
+        let holds: bool = $cond;
+        if !holds {
             return Err(format!($($why)+));
         }
     };

@@ -440,6 +440,7 @@ impl Site {
             contact,
             hours,
             pages,
+            https: Default::default(),
         }
     }
 }

@@ -43,7 +43,7 @@ pub use limits::{
 };
 pub use rules::Rules;
 pub use types::{
-    Address, Block, Closure, Contact, Country, Day, Decimal, Geo, Hours, Identity, Inline, Legal,
-    Logo, Page, Period, Phone, PhoneKind, Photo, Price, Record, Registration, Run, Section,
-    Service, Video, VideoType,
+    Address, Aliases, Block, Closure, Contact, Country, Day, Decimal, Geo, Hours, HttpsPolicy,
+    Identity, Inline, Legal, Logo, Page, Period, Phone, PhoneKind, Photo, Price, Record,
+    Registration, Run, Section, Service, Video, VideoType,
 };

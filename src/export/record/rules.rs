@@ -14,7 +14,7 @@ use super::formats::{
 use super::limits::{
     MAX_BLOCKS, MAX_DOMAINS, MAX_ITEMS, MAX_PAGES, MAX_SECTIONS, MAX_SMALL, RESERVED_PAGE_IDS,
 };
-use super::types::{Block, Contact, Day, Hours, Identity, Page, Photo, Price, Record};
+use super::types::{Block, Contact, Day, Hours, HttpsPolicy, Identity, Page, Photo, Price, Record};
 use crate::render::valid_theme_name;
 
 /// What a record is checked against beyond its own content: the themes that exist.
@@ -96,6 +96,7 @@ impl Record {
             "a language tag such as fr, en or fr-CA",
         );
         self.check_domains(&mut c);
+        c.at("https", |c| check_https(c, &self.https));
         c.at("identity", |c| check_identity(c, &self.identity));
         c.at("contact", |c| check_contact(c, &self.contact));
         if let Some(hours) = &self.hours {
@@ -157,6 +158,26 @@ impl Record {
     /// The main domain (the first), once checked.
     pub fn main_domain(&self) -> &str {
         self.domains.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Longest HSTS max-age accepted: two years, the longest any browser's preload list asks for.
+pub const MAX_HSTS_MAX_AGE: u32 = 63_072_000;
+
+fn check_https(c: &mut Checker, https: &HttpsPolicy) {
+    match https.hsts_max_age {
+        Some(age) if age > MAX_HSTS_MAX_AGE => c.field(
+            "hsts_max_age",
+            format!(
+                "{age} s is longer than two years ({MAX_HSTS_MAX_AGE} s); browsers would keep \
+                 refusing plain HTTP that long"
+            ),
+        ),
+        None if https.hsts_include_subdomains => c.field(
+            "hsts_include_subdomains",
+            "needs hsts_max_age (HSTS is off without it)",
+        ),
+        _ => {}
     }
 }
 

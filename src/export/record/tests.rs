@@ -189,3 +189,25 @@ fn the_readme_example_is_a_valid_record() {
     r.check(&rules()).unwrap();
     assert_eq!(r.pages.len(), 2);
 }
+
+#[test]
+fn the_https_policy_is_checked() {
+    let p = problems(&with(|v| {
+        v["https"] = serde_json::json!({"hsts_max_age": 63_072_001});
+    }));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "https.hsts_max_age");
+    assert!(p[0].reason.contains("two years"), "{p:?}");
+    let p = problems(&with(|v| {
+        v["https"] = serde_json::json!({"hsts_include_subdomains": true});
+    }));
+    assert_eq!(p[0].path, "https.hsts_include_subdomains", "{p:?}");
+    let p = problems(&with(|v| {
+        v["https"] = serde_json::json!({"aliases": "sometimes"})
+    }));
+    assert!(p[0].reason.contains("unknown variant"), "{p:?}");
+    assert!(problems(&with(|v| {
+        v["https"] = serde_json::json!({"hsts_max_age": 31_536_000, "aliases": "redirect"});
+    }))
+    .is_empty());
+}

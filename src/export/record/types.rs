@@ -27,6 +27,50 @@ pub struct Record {
     pub hours: Option<Hours>,
     /// Pages; the first is the home page.
     pub pages: Vec<Page>,
+    /// How the domains answer over HTTPS and between each other; the defaults when absent.
+    #[serde(default, skip_serializing_if = "HttpsPolicy::is_default")]
+    pub https: HttpsPolicy,
+}
+
+/// `https`: the site's HTTPS policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsPolicy {
+    /// `Strict-Transport-Security` max-age in seconds, sent on every HTTPS page; absent, no
+    /// HSTS. Off by default because browsers remember it for that long: a site that loses its
+    /// certificate would be unreachable. `0` tells browsers to forget an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u32>,
+    /// `includeSubDomains` in that header (needs `hsts_max_age`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hsts_include_subdomains: bool,
+    /// What the other domains of the site do: `redirect` (default, 301 to the main domain)
+    /// or `serve` (the same pages, with a canonical link to the main domain).
+    #[serde(default, skip_serializing_if = "Aliases::is_default")]
+    pub aliases: Aliases,
+}
+
+impl HttpsPolicy {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `https.aliases`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aliases {
+    /// 301 to the same path on the main domain.
+    #[default]
+    Redirect,
+    /// Answer the same pages.
+    Serve,
+}
+
+impl Aliases {
+    fn is_default(&self) -> bool {
+        *self == Self::Redirect
+    }
 }
 
 /// `identity`.
