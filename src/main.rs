@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            vitrine::errln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
             Command::Replay(args) => cmd::replay::run(args).await,
             Command::Render(args) => cmd::render::run(args).await,
             Command::Check(args) => cmd::check::run(args).await,
-            Command::Doctor => Ok(cmd::doctor::run()),
+            Command::Doctor => cmd::doctor::run(),
             Command::Export(args) => cmd::export::run(args).await,
             Command::Unpublish(args) => cmd::unpublish::run(args).await,
         }
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            vitrine::errln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,7 @@
 #[macro_use]
 mod support;
 
+mod day_one;
 mod engine;
 mod export;
 mod faults;

@@ -41,18 +41,18 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                             } else {
                                 "valid"
                             };
-                            println!(
+                            crate::outln!(
                                 "{host}\t{state} until {}\trenewal due {}",
                                 date(e.not_after),
                                 date_ms(*renew_ms)
-                            );
+                            )?;
                         }
-                        Err(e) => println!("{host}\tUNUSABLE: {e}"),
+                        Err(e) => crate::outln!("{host}\tUNUSABLE: {e}")?,
                     },
-                    None => println!(
+                    None => crate::outln!(
                         "{host}\tmissing entry (renewal scheduled {})",
                         date_ms(*renew_ms)
-                    ),
+                    )?,
                 }
             }
             let queue = store.queue_all().await?;
@@ -62,16 +62,16 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                     .last_error
                     .map(|e| format!("\tlast error ({} attempts): {e}", status.attempts))
                     .unwrap_or_default();
-                println!("{host}\tqueued, next attempt {}{error}", date_ms(*due));
+                crate::outln!("{host}\tqueued, next attempt {}{error}", date_ms(*due))?;
             }
-            eprintln!("{} certificates, {} hosts queued", certs.len(), queue.len());
+            crate::errln!("{} certificates, {} hosts queued", certs.len(), queue.len());
         }
         CertsAction::Status { host } => {
             let host = normalise(host)?;
             let host = host.as_str();
             match store.cert_get(host).await? {
                 Some(raw) => match CertEntry::parse(host, &raw) {
-                    Ok(e) => println!(
+                    Ok(e) => crate::outln!(
                         "certificate: valid from {} until {}{}",
                         date(e.not_before),
                         date(e.not_after),
@@ -80,10 +80,10 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                         } else {
                             ""
                         }
-                    ),
-                    Err(e) => println!("certificate: unusable: {e}"),
+                    )?,
+                    Err(e) => crate::outln!("certificate: unusable: {e}")?,
                 },
-                None => println!("certificate: none"),
+                None => crate::outln!("certificate: none")?,
             }
             if let Some((_, renew)) = store
                 .cert_hosts()
@@ -91,7 +91,7 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .find(|(h, _)| h == host)
             {
-                println!("renewal due: {}", date_ms(renew));
+                crate::outln!("renewal due: {}", date_ms(renew))?;
             }
             match store
                 .queue_all()
@@ -99,23 +99,23 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .find(|(h, _)| h == host)
             {
-                Some((_, due)) => println!("queued: next attempt {}", date_ms(due)),
-                None => println!("queued: no"),
+                Some((_, due)) => crate::outln!("queued: next attempt {}", date_ms(due))?,
+                None => crate::outln!("queued: no")?,
             }
             let status = store.status_get(host).await?;
-            println!("failed attempts in a row: {}", status.attempts);
+            crate::outln!("failed attempts in a row: {}", status.attempts)?;
             if let Some(e) = status.last_error {
-                println!("last error: {e}");
+                crate::outln!("last error: {e}")?;
             }
         }
         CertsAction::Renew { host } => {
             let host = normalise(host)?;
             let now_ms = (now_secs() as u64) * 1000;
             store.queue_add(host.as_str(), now_ms, true).await?;
-            println!(
+            crate::outln!(
                 "{host} queued for an order now: a publisher started with --acme-directory takes \
                  it within seconds (see `vitrine certs status {host}`)"
-            );
+            )?;
         }
         CertsAction::Import { host, chain, key } => {
             let host = normalise(host)?;
@@ -133,10 +133,10 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
             store
                 .cert_put(host.as_str(), &entry.to_json(), renew_ms)
                 .await?;
-            println!(
+            crate::outln!(
                 "{host}: certificate stored, valid until {}; every publisher serves it from its next handshake",
                 date(entry.not_after)
-            );
+            )?;
         }
         CertsAction::Revoke { host } => {
             let host = normalise(host)?;
@@ -164,7 +164,7 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                 sealer,
             );
             acme.revoke(host.as_str()).await?;
-            println!("{host}: certificate revoked at the CA and removed from the store");
+            crate::outln!("{host}: certificate revoked at the CA and removed from the store")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -66,9 +66,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let report = report.finish(start.elapsed());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{report}");
+        crate::cmd::out::text(format_args!("{report}")).context("cannot write to stdout")?;
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

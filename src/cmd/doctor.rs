@@ -6,19 +6,21 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::render::xslt;
 
 /// Runs `vitrine doctor`.
-pub fn run() -> ExitCode {
+pub fn run() -> anyhow::Result<ExitCode> {
     let engine = xslt::engine();
-    print!("{}", engine.report());
+    super::out::bytes(engine.report().as_bytes()).context("cannot write to stdout")?;
     let degraded = engine.built != engine.loaded
         || engine.notes.iter().any(|n| n.contains("self-test failed"));
     if degraded {
-        println!("verdict: degraded (see the notes above)");
-        ExitCode::FAILURE
+        crate::outln!("verdict: degraded (see the notes above)")?;
+        Ok(ExitCode::FAILURE)
     } else {
-        println!("verdict: ok");
-        ExitCode::SUCCESS
+        crate::outln!("verdict: ok")?;
+        Ok(ExitCode::SUCCESS)
     }
 }

@@ -33,18 +33,18 @@ pub async fn run(args: DomainsArgs) -> anyhow::Result<ExitCode> {
             let host = normalise(&host)?;
             match map.get(host.as_str()).await? {
                 Some(path) => {
-                    println!("{path}");
+                    crate::outln!("{path}")?;
                     match RelPath::parse(&path) {
                         Ok(rel) if exists(&rel) => {}
-                        Ok(_) => eprintln!(
+                        Ok(_) => crate::errln!(
                             "warning: {path} does not exist under {}: re-export the site or fix the entry",
                             args.sites.display()
                         ),
-                        Err(_) => eprintln!("warning: {path:?} is not a valid relative path; fix it with `vitrine domains set {host} SHARD/ID/site.xml`"),
+                        Err(_) => crate::errln!("warning: {path:?} is not a valid relative path; fix it with `vitrine domains set {host} SHARD/ID/site.xml`"),
                     }
                 }
                 None => {
-                    eprintln!("{host} is not in the map");
+                    crate::errln!("{host} is not in the map");
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -53,27 +53,27 @@ pub async fn run(args: DomainsArgs) -> anyhow::Result<ExitCode> {
             let host = normalise(&host)?;
             let rel = check_path(&path)?;
             if !exists(&rel) {
-                eprintln!(
+                crate::errln!(
                     "warning: {} does not exist under {} (yet); visitors get 503 until it does",
                     rel,
                     args.sites.display()
                 );
             }
             map.set(host.as_str(), rel.as_str()).await?;
-            println!("{host} -> {rel}");
+            crate::outln!("{host} -> {rel}")?;
         }
         DomainsAction::Rm { host } => {
             let host = normalise(&host)?;
             if map.remove(host.as_str()).await? {
-                println!("{host} removed");
+                crate::outln!("{host} removed")?;
             } else {
-                eprintln!("{host} was not in the map");
+                crate::errln!("{host} was not in the map");
                 return Ok(ExitCode::from(1));
             }
         }
         DomainsAction::List => {
             for (host, path) in map.list().await? {
-                println!("{host} {path}");
+                crate::outln!("{host} {path}")?;
             }
         }
         DomainsAction::Import { file } => {
@@ -95,7 +95,7 @@ pub async fn run(args: DomainsArgs) -> anyhow::Result<ExitCode> {
                 }
                 let mut parts = line.split_whitespace();
                 let (Some(h), Some(p), None) = (parts.next(), parts.next(), parts.next()) else {
-                    eprintln!(
+                    crate::errln!(
                         "{}:{}: expected `HOST PATH`, got {line:?}",
                         file.display(),
                         i + 1
@@ -106,13 +106,13 @@ pub async fn run(args: DomainsArgs) -> anyhow::Result<ExitCode> {
                 match (normalise(h), check_path(p)) {
                     (Ok(h), Ok(p)) => entries.push((h.to_string(), p.to_string())),
                     (Err(e), _) | (_, Err(e)) => {
-                        eprintln!("{}:{}: {e:#}", file.display(), i + 1);
+                        crate::errln!("{}:{}: {e:#}", file.display(), i + 1);
                         errors += 1;
                     }
                 }
             }
             map.set_many(&entries).await?;
-            println!("{} domains imported, {errors} lines refused", entries.len());
+            crate::outln!("{} domains imported, {errors} lines refused", entries.len())?;
             if errors > 0 {
                 bail!(
                     "{errors} lines of {} were refused (see above)",

@@ -31,12 +31,12 @@ pub fn options(args: &ExportArgs) -> Options {
 /// Prints the summary: JSON on stdout with `--json`, else one line on stdout.
 pub fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(summary).context("encoding the summary")?
-        );
+        )?;
     } else {
-        println!("{summary}");
+        crate::outln!("{summary}")?;
     }
     Ok(())
 }
@@ -93,13 +93,13 @@ async fn watch(inbox: PathBuf, opts: Options, json: bool) -> anyhow::Result<Exit
             stop.store(true, Ordering::Relaxed);
         });
     }
-    eprintln!(
+    crate::errln!(
         "watching {} for *.jsonl files (write NAME.jsonl.tmp, then rename it to NAME.jsonl)",
         inbox.display()
     );
     let done = tokio::task::spawn_blocking(move || {
         export::inbox::watch(&inbox, &opts, &stop, |outcome| {
-            if json {
+            let printed = if json {
                 let line = serde_json::json!({
                     "file": outcome.name,
                     "moved_to": outcome.moved_to,
@@ -107,14 +107,19 @@ async fn watch(inbox: PathBuf, opts: Options, json: bool) -> anyhow::Result<Exit
                     "error": outcome.error,
                     "summary": outcome.summary,
                 });
-                println!("{line}");
+                crate::outln!("{line}")
             } else {
                 match (&outcome.summary, &outcome.error) {
-                    (_, Some(e)) => println!("{}: {e}", outcome.name),
-                    (Some(s), None) => println!("{s}"),
-                    (None, None) => {}
+                    (_, Some(e)) => crate::outln!("{}: {e}", outcome.name),
+                    (Some(s), None) => crate::outln!("{s}"),
+                    (None, None) => Ok(()),
                 }
-                println!("{} -> {}", outcome.name, outcome.moved_to.display());
+                .and_then(|()| crate::outln!("{} -> {}", outcome.name, outcome.moved_to.display()))
+            };
+            // The file is exported and moved whatever stdout does; the watch goes on, and
+            // the outcome is still in done/ or failed/ (with its errors file).
+            if let Err(e) = printed {
+                tracing::warn!("{}: {e:#}", outcome.name);
             }
         })
     })

@@ -6,6 +6,7 @@ pub mod check;
 pub mod doctor;
 pub mod domains;
 pub mod export;
+pub mod out;
 pub mod render;
 pub mod replay;
 pub mod serve;

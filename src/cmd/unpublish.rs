@@ -19,21 +19,21 @@ pub async fn run(args: UnpublishArgs) -> anyhow::Result<ExitCode> {
         .context("the unpublish task panicked")?
         .with_context(|| format!("cannot unpublish {}", args.id))?;
     match &done.removed {
-        Some(removed) if removed.is_empty() => println!("{}: no domain was mapped to it", args.id),
-        Some(removed) => println!(
+        Some(removed) if removed.is_empty() => crate::outln!("{}: no domain was mapped to it", args.id)?,
+        Some(removed) => crate::outln!(
             "{}: {} domains removed from the map: {}",
             args.id,
             removed.len(),
             removed.join(" ")
-        ),
-        None => eprintln!(
+        )?,
+        None => crate::errln!(
             "warning: no --redis: the domain map was NOT updated; domains still mapped to {} answer 503 until removed (vitrine domains rm HOST)",
             args.id
         ),
     }
     match &done.archived {
-        Some(path) => println!("{}: folder moved to {}", args.id, path.display()),
-        None => println!("{}: had no folder under {}", args.id, args.sites.display()),
+        Some(path) => crate::outln!("{}: folder moved to {}", args.id, path.display())?,
+        None => crate::outln!("{}: had no folder under {}", args.id, args.sites.display())?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -113,11 +113,11 @@ impl Report {
         if self.print && n < MAX_PRINTED_FAILURES as u64 {
             let text = failure.to_string();
             match &self.progress {
-                Some(pb) => pb.suspend(|| eprintln!("{text}")),
-                None => eprintln!("{text}"),
+                Some(pb) => pb.suspend(|| crate::errln!("{text}")),
+                None => crate::errln!("{text}"),
             }
             if n + 1 == MAX_PRINTED_FAILURES as u64 {
-                eprintln!("(further failures are counted, not printed; --json lists them)");
+                crate::errln!("(further failures are counted, not printed; --json lists them)");
             }
         }
         let mut kept = self.failures.lock().unwrap_or_else(|e| e.into_inner());

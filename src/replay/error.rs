@@ -55,6 +55,9 @@ pub enum ReplayError {
         /// What is wrong with its value.
         reason: String,
     },
+    /// The report could not be written to stdout (a reader that has gone is not this).
+    #[error("cannot write the report to stdout: {0}")]
+    Stdout(io::Error),
     /// The log reader or the dispatcher thread panicked.
     #[error("replay task failed: {0}")]
     Task(String),

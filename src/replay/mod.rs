@@ -161,14 +161,14 @@ pub async fn run(args: ReplayArgs) -> Result<Report, ReplayError> {
     };
     let report = report::build(info, &recorder, &generator, input);
     if !args.quiet {
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("a report serialises")
-            );
+        let text = if args.json {
+            let mut json = serde_json::to_string_pretty(&report).expect("a report serialises");
+            json.push('\n');
+            json
         } else {
-            print!("{report}");
-        }
+            report.to_string()
+        };
+        crate::cmd::out::bytes(text.as_bytes()).map_err(ReplayError::Stdout)?;
     }
     Ok(report)
 }
