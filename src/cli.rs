@@ -337,8 +337,14 @@ pub struct ExportArgs {
     /// Export only the records of these site ids.
     #[arg(long, value_name = "ID", num_args = 1..)]
     pub only: Vec<String>,
-    #[command(flatten)]
-    pub data: DataArgs,
+    /// Sites root, where the site folders are written (SHARD/ID/site.xml). Required (or
+    /// VITRINE_SITES): a default would let a run from the repository overwrite
+    /// sample-sites.
+    #[arg(long, env = "VITRINE_SITES", value_name = "DIR")]
+    pub sites: Option<PathBuf>,
+    /// Stylesheets folder, for the names of the themes that exist.
+    #[arg(long, env = "VITRINE_STYLESHEETS", default_value = "stylesheets")]
+    pub stylesheets: PathBuf,
     /// Archive of unpublished sites (their media come back when they are exported again);
     /// default SITES/.archive.
     #[arg(long, env = "VITRINE_ARCHIVE")]
@@ -362,9 +368,9 @@ pub struct ExportArgs {
 pub struct UnpublishArgs {
     /// Site id.
     pub id: String,
-    /// Sites root.
-    #[arg(long, env = "VITRINE_SITES", default_value = "sample-sites")]
-    pub sites: PathBuf,
+    /// Sites root. Required (or VITRINE_SITES), as for `export`.
+    #[arg(long, env = "VITRINE_SITES", value_name = "DIR")]
+    pub sites: Option<PathBuf>,
     /// Archive folder; default SITES/.archive.
     #[arg(long, env = "VITRINE_ARCHIVE")]
     pub archive: Option<PathBuf>,

@@ -77,3 +77,87 @@ fn a_reader_that_stops_early_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Every file beneath `dir` with its bytes, to see that nothing changed.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(snapshot(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn export_and_unpublish_need_a_sites_folder_and_leave_the_samples_alone() {
+    // A checkout: the samples under ./sample-sites, as in the repository.
+    let repo_copy = tempfile::tempdir().unwrap();
+    copy_tree(
+        &repo().join("sample-sites"),
+        &repo_copy.path().join("sample-sites"),
+    );
+    copy_tree(
+        &repo().join("stylesheets"),
+        &repo_copy.path().join("stylesheets"),
+    );
+    let samples = repo_copy.path().join("sample-sites");
+    let before = snapshot(&samples);
+    let mut record = sample_record("boulangerie-martin");
+    record["identity"]["slogan"] = "Nouveau slogan".into();
+    let records = repo_copy.path().join("x.jsonl");
+    write_jsonl(&records, &[record]);
+
+    for args in [
+        vec!["export", "--from", s(&records)],
+        vec!["unpublish", "boulangerie-martin"],
+    ] {
+        let out = vitrine_command()
+            .args(&args)
+            .current_dir(repo_copy.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--sites DIR") && stderr.contains("VITRINE_SITES"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            snapshot(&samples) == before,
+            "{args:?} touched sample-sites"
+        );
+    }
+
+    // Named explicitly, by option or variable, the samples are the folder written.
+    let out = vitrine_command()
+        .args(["export", "--from", s(&records), "--sites", "sample-sites"])
+        .current_dir(repo_copy.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let site = samples.join(site_path("boulangerie-martin"));
+    assert!(std::fs::read_to_string(&site)
+        .unwrap()
+        .contains("Nouveau slogan"));
+    let out = vitrine_command()
+        .args(["unpublish", "boulangerie-martin"])
+        .env("VITRINE_SITES", &samples)
+        .current_dir(repo_copy.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!site.exists());
+}

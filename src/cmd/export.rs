@@ -2,19 +2,32 @@
 //! [`crate::export`]; this module opens the input, runs it off the async reactor and reports.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 
 use crate::cli::ExportArgs;
 use crate::export::{self, Input, Options, Summary};
 
+/// The sites folder a command that writes there was given: it has no default, since
+/// `sample-sites` (the default of the commands that only read) would be overwritten by an
+/// export run from the repository.
+pub fn sites_given(sites: Option<&Path>, command: &str) -> anyhow::Result<PathBuf> {
+    sites.map(Path::to_path_buf).ok_or_else(|| {
+        anyhow!(
+            "no sites folder given: pass --sites DIR or set VITRINE_SITES (`vitrine {command}` \
+             writes there, so it has no default; the samples are --sites sample-sites)"
+        )
+    })
+}
+
 /// The run settings from the command line.
-pub fn options(args: &ExportArgs) -> Options {
-    let mut opts = Options::new(args.data.sites.clone(), args.data.stylesheets.clone());
+pub fn options(args: &ExportArgs) -> anyhow::Result<Options> {
+    let sites = sites_given(args.sites.as_deref(), "export")?;
+    let mut opts = Options::new(sites, args.stylesheets.clone());
     opts.archive = args.archive.clone();
     opts.redis = args.redis.clone();
     opts.only = args.only.clone();
@@ -25,7 +38,7 @@ pub fn options(args: &ExportArgs) -> Options {
         opts.write_threads = n.max(1);
     }
     opts.progress = std::io::stderr().is_terminal();
-    opts
+    Ok(opts)
 }
 
 /// Prints the summary: JSON on stdout with `--json`, else one line on stdout.
@@ -43,7 +56,7 @@ pub fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
 
 /// Runs `vitrine export`.
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(&args);
+    let opts = options(&args)?;
     let Some(from) = args.from.clone() else {
         let inbox = args
             .watch

@@ -11,7 +11,8 @@ use crate::export::unpublish::unpublish;
 
 /// Runs `vitrine unpublish`.
 pub async fn run(args: UnpublishArgs) -> anyhow::Result<ExitCode> {
-    let files = SiteFiles::new(&args.sites, args.archive.as_deref());
+    let sites = super::export::sites_given(args.sites.as_deref(), "unpublish")?;
+    let files = SiteFiles::new(&sites, args.archive.as_deref());
     let id = args.id.clone();
     let redis = args.redis.clone();
     let done = tokio::task::spawn_blocking(move || unpublish(&id, &files, redis.as_deref()))
@@ -33,7 +34,7 @@ pub async fn run(args: UnpublishArgs) -> anyhow::Result<ExitCode> {
     }
     match &done.archived {
         Some(path) => crate::outln!("{}: folder moved to {}", args.id, path.display())?,
-        None => crate::outln!("{}: had no folder under {}", args.id, args.sites.display())?,
+        None => crate::outln!("{}: had no folder under {}", args.id, sites.display())?,
     }
     Ok(ExitCode::SUCCESS)
 }
