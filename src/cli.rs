@@ -187,11 +187,22 @@ pub struct ServeArgs {
 /// `vitrine domains`.
 #[derive(Debug, Clone, Args)]
 pub struct DomainsArgs {
-    /// Redis URL of the domain map.
-    #[arg(long, env = "VITRINE_REDIS", default_value = "redis://127.0.0.1:6379")]
+    /// Redis URL of the domain map. Global, like every option of `domains` and `certs`: it
+    /// may come before or after the action.
+    #[arg(
+        long,
+        env = "VITRINE_REDIS",
+        default_value = "redis://127.0.0.1:6379",
+        global = true
+    )]
     pub redis: String,
     /// Sites root, to check that paths exist.
-    #[arg(long, env = "VITRINE_SITES", default_value = "sample-sites")]
+    #[arg(
+        long,
+        env = "VITRINE_SITES",
+        default_value = "sample-sites",
+        global = true
+    )]
     pub sites: PathBuf,
     /// What to do.
     #[command(subcommand)]
@@ -201,17 +212,22 @@ pub struct DomainsArgs {
 /// `vitrine certs`.
 #[derive(Debug, Clone, Args)]
 pub struct CertsArgs {
-    /// Redis URL of the domain map and certificate store.
-    #[arg(long, env = "VITRINE_REDIS", default_value = "redis://127.0.0.1:6379")]
+    /// Redis URL of the domain map and certificate store (before or after the action).
+    #[arg(
+        long,
+        env = "VITRINE_REDIS",
+        default_value = "redis://127.0.0.1:6379",
+        global = true
+    )]
     pub redis: String,
     /// ACME directory URL (for `revoke`, which tells the CA).
-    #[arg(long, env = "VITRINE_ACME_DIRECTORY")]
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY", global = true)]
     pub acme_directory: Option<String>,
     /// Extra CA certificate (PEM) for the ACME server's own HTTPS.
-    #[arg(long, env = "VITRINE_ACME_DIRECTORY_CA")]
+    #[arg(long, env = "VITRINE_ACME_DIRECTORY_CA", global = true)]
     pub acme_directory_ca: Option<PathBuf>,
     /// The sealing key (for `revoke`: the ACME account is sealed in the store).
-    #[arg(long, env = "VITRINE_CERT_KEY_FILE")]
+    #[arg(long, env = "VITRINE_CERT_KEY_FILE", global = true)]
     pub cert_key_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -274,10 +290,14 @@ pub enum DomainsAction {
     },
     /// List every mapped host.
     List,
-    /// Import "HOST PATH" lines from a file ("-" for stdin); blank lines and # comments skipped.
+    /// Import "HOST PATH" lines from a file ("-" for stdin); blank lines and # comments
+    /// skipped. The whole file is checked first: with a bad line, nothing is imported.
     Import {
         /// The file.
         file: PathBuf,
+        /// Import the good lines even if some are refused (the exit status is still 1).
+        #[arg(long)]
+        partial: bool,
     },
 }
 
@@ -413,5 +433,49 @@ mod tests {
         // Other commands keep tokio's own default.
         let cli = Cli::try_parse_from(["vitrine", "check"]).unwrap();
         assert_eq!(cli.runtime_threads(), None);
+    }
+
+    #[test]
+    fn domains_and_certs_options_come_before_or_after_the_action() {
+        let redis_of = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Domains(d) => (d.redis, d.sites),
+            Command::Certs(c) => (c.redis, PathBuf::new()),
+            other => panic!("parsed as {other:?}"),
+        };
+        let url = "redis://db:6380/2";
+        for args in [
+            &["vitrine", "domains", "--redis", url, "--sites", "s", "list"][..],
+            &["vitrine", "domains", "list", "--redis", url, "--sites", "s"],
+            &[
+                "vitrine",
+                "domains",
+                "--sites",
+                "s",
+                "set",
+                "a.fr",
+                "x/a/site.xml",
+                "--redis",
+                url,
+            ],
+            &[
+                "vitrine", "domains", "import", "--redis", url, "f.txt", "--sites", "s",
+            ],
+        ] {
+            assert_eq!(
+                redis_of(args),
+                (url.to_owned(), PathBuf::from("s")),
+                "{args:?}"
+            );
+        }
+        assert_eq!(
+            redis_of(&["vitrine", "domains", "list"]).0,
+            "redis://127.0.0.1:6379"
+        );
+        for args in [
+            &["vitrine", "certs", "list", "--redis", url][..],
+            &["vitrine", "certs", "--redis", url, "status", "a.fr"],
+        ] {
+            assert_eq!(redis_of(args).0, url, "{args:?}");
+        }
     }
 }

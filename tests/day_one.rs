@@ -161,3 +161,108 @@ fn export_and_unpublish_need_a_sites_folder_and_leave_the_samples_alone() {
     );
     assert!(!site.exists());
 }
+
+/// Runs `vitrine domains ARGS` with `--redis` and `--sites` after the action, as typed last.
+fn domains(redis: &Redis, sites: &Path, args: &[&str]) -> Run {
+    let url = redis.url();
+    let mut all = vec!["domains"];
+    all.extend_from_slice(args);
+    all.extend(["--redis", &url, "--sites", s(sites)]);
+    vitrine(&all)
+}
+
+#[test]
+fn a_domains_import_with_bad_lines_changes_nothing_and_names_every_one() {
+    let fixture = Fixture::new();
+    let redis = Redis::start();
+    let (rel, _) = fixture.site("boulangerie-martin");
+    let (other, _) = fixture.site("plomberie-leroy");
+    let file = fixture.dir.path().join("domains.txt");
+    std::fs::write(
+        &file,
+        format!(
+            "# a comment, then a blank line\n\n\
+             good-one.example {rel}\n\
+             bad host! {rel}\n\
+             bad_host!.example ../../etc/passwd\n\
+             good-two.example {other}\n\
+             GOOD-ONE.example {other}\n\
+             not-yet.example 00/not-yet/site.xml\n\
+             three fields here\n"
+        ),
+    )
+    .unwrap();
+    let run = domains(&redis, &fixture.sites(), &["import", s(&file)]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        redis_keys(&redis, "vitrine:domain:*").is_empty(),
+        "nothing imported: {:?}",
+        redis_keys(&redis, "vitrine:domain:*")
+    );
+    let err = &run.stderr;
+    let shown = file.display().to_string();
+    // Every bad line, each with every fault it has.
+    for line in [4, 5, 7, 9] {
+        assert!(
+            err.contains(&format!("{shown}:{line}: ")),
+            "line {line}: {err}"
+        );
+    }
+    assert!(
+        err.contains("\"bad_host!.example\" is not a valid host name"),
+        "{err}"
+    );
+    assert!(err.contains("\"../../etc/passwd\" is not a path"), "{err}");
+    assert!(
+        err.contains("good-one.example is already on line 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing was imported") && err.contains("--partial"),
+        "{err}"
+    );
+    // A site file not there (yet) is a warning, as for `domains set`, not a refusal.
+    assert!(
+        err.contains(&format!(
+            "{shown}:8: warning: 00/not-yet/site.xml does not exist"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("{shown}:3:")), "{err}");
+
+    let run = domains(&redis, &fixture.sites(), &["import", "--partial", s(&file)]);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "refused lines still fail: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("3 domains imported, 4 lines refused"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        redis.get("vitrine:domain:good-one.example"),
+        Some(rel.clone())
+    );
+    assert_eq!(
+        redis.get("vitrine:domain:good-two.example"),
+        Some(other.clone())
+    );
+    assert_eq!(
+        redis.get("vitrine:domain:not-yet.example").as_deref(),
+        Some("00/not-yet/site.xml")
+    );
+
+    // A clean file goes through whole, options after the action included.
+    std::fs::write(&file, format!("third.example {rel}\n")).unwrap();
+    let run = domains(&redis, &fixture.sites(), &["import", s(&file)]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(redis.get("vitrine:domain:third.example"), Some(rel.clone()));
+    let run = domains(&redis, &fixture.sites(), &["get", "THIRD.example"]);
+    assert_eq!(run.stdout.trim(), rel, "{}", run.stderr);
+    let url = redis.url();
+    let run = vitrine(&["certs", "list", "--redis", &url]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+}
