@@ -3,8 +3,10 @@
 //! `vitrine domains` options wherever they are typed, an import checked whole before any of
 //! it is applied, and the start-up log naming the domains it serves.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use vitrine::site::site_path;
 
@@ -265,4 +267,73 @@ fn a_domains_import_with_bad_lines_changes_nothing_and_names_every_one() {
     let url = redis.url();
     let run = vitrine(&["certs", "list", "--redis", &url]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+}
+
+/// Starts `vitrine serve` on the fixture without Redis, with `VITRINE_LOG=level`, and
+/// returns its log up to the line `until` accepts (or 20 s); the server is then killed.
+fn startup_log(fixture: &Fixture, level: &str, mut until: impl FnMut(&str) -> bool) -> String {
+    let mut child = vitrine_command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--sites"])
+        .arg(fixture.sites())
+        .arg("--stylesheets")
+        .arg(fixture.stylesheets())
+        .env("VITRINE_LOG", level)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut log = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        log.push_str(&line);
+        log.push('\n');
+        if until(&line) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
+}
+
+#[test]
+fn the_startup_log_lists_the_domains_served_at_debug_level() {
+    let fixture = Fixture::new();
+    let mut expected = Vec::new();
+    for (rel, domains, _) in sample_sites(&fixture.sites()) {
+        for d in domains {
+            expected.push(format!("domain {d} -> {rel}"));
+        }
+    }
+    assert!(expected.len() > 20, "{expected:?}");
+    let mut left = expected.clone();
+    let log = startup_log(&fixture, "debug", |line| {
+        left.retain(|e| !line.ends_with(e.as_str()));
+        left.is_empty()
+    });
+    assert!(left.is_empty(), "not logged: {left:?}\n{log}");
+
+    // At the default level, one line says how many, and how to see them.
+    let log = startup_log(&fixture, "info", |line| line.contains("domains served"));
+    assert!(
+        log.contains(&format!(
+            "{} domains served (VITRINE_LOG=debug lists them)",
+            expected.len()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains(&expected[0]), "{log}");
 }

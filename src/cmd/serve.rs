@@ -146,6 +146,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
         threads,
         args.io_threads()
     );
+    log_domains(&state.pages.map);
     if let Some(addr) = server.tls_addr() {
         tracing::info!(
             "HTTPS on {addr}, certificates from the store in Redis{}",
@@ -238,4 +239,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _watcher = prepared.watcher;
     prepared.server.run(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Without Redis the start-up log is where an operator finds the hosts to ask for (README,
+/// "Looking at a sample site"): one debug line each, since 70,000 sites would drown the
+/// info level. With Redis, `vitrine domains list` answers and a scan here would be a waste.
+fn log_domains(map: &DomainMap) {
+    let DomainMap::Memory(memory) = map else {
+        return;
+    };
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::info!(
+            "{} domains served (VITRINE_LOG=debug lists them)",
+            memory.len()
+        );
+        return;
+    }
+    for (host, path) in memory.entries() {
+        tracing::debug!("domain {host} -> {path}");
+    }
 }
