@@ -337,3 +337,45 @@ fn the_startup_log_lists_the_domains_served_at_debug_level() {
     );
     assert!(!log.contains(&expected[0]), "{log}");
 }
+
+#[test]
+fn an_export_lists_every_fault_of_a_record() {
+    let fixture = Fixture::new();
+    let mut record = sample_record("boulangerie-martin");
+    record["theme"] = 3.into();
+    record["lang"] = "xx_bad".into();
+    record["contact"]["address"]["postcode"] = "!".into();
+    let records = fixture.dir.path().join("records.jsonl");
+    write_jsonl(&records, &[record]);
+    let (sites, styles) = (fixture.sites(), fixture.stylesheets());
+    let run = vitrine(&[
+        "export",
+        "--from",
+        s(&records),
+        "--sites",
+        s(&sites),
+        "--stylesheets",
+        s(&styles),
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let failures = &run.summary()["failures"];
+    let problems = failures[0]["problems"].as_array().unwrap();
+    let paths: Vec<&str> = problems
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["theme", "lang", "contact.address.postcode"],
+        "{failures:#}"
+    );
+    for path in paths {
+        assert!(
+            run.stderr
+                .contains(&format!("(boulangerie-martin): {path}: ")),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -222,11 +222,17 @@ fn build(input: Line, rules: &Rules, only: &HashSet<String>) -> Built {
             if !only.is_empty() && id.as_ref().is_some_and(|id| !only.contains(id)) {
                 return Built::Skipped;
             }
+            // Decoded again with the rules, only for a line that failed: its rule faults
+            // are listed with its shape faults, not one export later.
+            let problems = match rules.check_line(&bytes) {
+                Err(all) => all.problems(),
+                Ok(_) => e.problems(),
+            };
             return Built::Failed(Failure {
                 line,
                 id,
                 kind: "record",
-                problems: e.problems(),
+                problems,
             });
         }
     };
