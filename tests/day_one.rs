@@ -379,3 +379,63 @@ fn an_export_lists_every_fault_of_a_record() {
         );
     }
 }
+
+#[test]
+fn the_deploy_files_name_real_settings_and_the_unit_verifies() {
+    let help = vitrine(&["serve", "--help"]).stdout;
+    let env = std::fs::read_to_string(repo().join("deploy/vitrine.env")).unwrap();
+    let mut names = 0;
+    for line in env.lines() {
+        let line = line.trim_start_matches(['#', ' ']);
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if !name.starts_with("VITRINE_") || name == "VITRINE_LOG" {
+            continue;
+        }
+        assert!(
+            help.contains(&format!("[env: {name}=")),
+            "deploy/vitrine.env sets {name}, which `vitrine serve` does not read"
+        );
+        names += 1;
+    }
+    assert!(names >= 4, "{env}");
+
+    let unit = std::fs::read_to_string(repo().join("deploy/vitrine.service")).unwrap();
+    for needed in [
+        "ExecStart=/usr/local/bin/vitrine serve\n",
+        "EnvironmentFile=/etc/vitrine/vitrine.env\n",
+        "DynamicUser=yes\n",
+        "ProtectSystem=strict\n",
+        "NoNewPrivileges=yes\n",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n",
+    ] {
+        assert!(unit.contains(needed), "{needed}");
+    }
+    let Ok(found) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: systemd-analyze not installed, the unit is not verified");
+        return;
+    };
+    assert!(found.status.success());
+    // verify checks that ExecStart= is executable: the binary of this build stands in.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("vitrine.service");
+    let bin = vitrine_bin();
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/vitrine", bin.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    // Other units of the machine may draw warnings too; ours must draw none.
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("vitrine.service"), "{said}");
+}
