@@ -10,6 +10,9 @@ use std::path::PathBuf;
 /// Why `vitrine-bench gen-corpus`, `gen-log` or `plot` could not run to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// Making or storing a certificate failed (`gen-certs`).
+    #[error("gen-certs: {0}")]
+    Certs(String),
     /// A site file, a report or an output file could not be opened or created.
     #[error("cannot open {}: {source}", path.display())]
     Open {

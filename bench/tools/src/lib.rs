@@ -7,6 +7,8 @@
 //!   `vitrine export` turns into a benchmark corpus of sites;
 //! * [`loggen`]: a synthetic day of page views for a sites folder, as an access log
 //!   (`vitrine-bench gen-log`), which `vitrine replay` sends to a server;
+//! * [`certs`]: a certificate store filled from a private CA (`vitrine-bench gen-certs`),
+//!   for the start-up and handshake measurements of a publisher with 70,000 certificates;
 //! * [`mod@plot`]: the latency plot (SVG) of a `vitrine replay --json` report
 //!   (`vitrine-bench plot`).
 //!
@@ -15,12 +17,14 @@
 //! [`vitrine::replay::Report`].
 
 pub mod args;
+pub mod certs;
 pub mod corpus;
 mod error;
 pub mod loggen;
 pub mod plot;
 
 pub use args::{GenCorpusArgs, GenFormat, GenLogArgs, PlotArgs};
+pub use certs::{gen_certs, GenCertsArgs};
 pub use error::BenchError;
 
 /// Runs `vitrine-bench gen-corpus`: writes synthetic back-office records.

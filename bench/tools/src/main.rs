@@ -28,6 +28,8 @@ enum Command {
     GenCorpus(vitrine_bench::GenCorpusArgs),
     /// Draw the latency plot (SVG) of a `vitrine replay --json` report.
     Plot(vitrine_bench::PlotArgs),
+    /// Fill a certificate store with certificates from a private CA.
+    GenCerts(vitrine_bench::GenCertsArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::GenLog(args) => vitrine_bench::gen_log(args),
         Command::GenCorpus(args) => vitrine_bench::gen_corpus(args),
         Command::Plot(args) => vitrine_bench::plot(args),
+        Command::GenCerts(args) => vitrine_bench::gen_certs(args),
     };
     match result.map_err(anyhow::Error::from) {
         Ok(()) => ExitCode::SUCCESS,
