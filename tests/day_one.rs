@@ -78,6 +78,13 @@ fn a_reader_that_stops_early_is_not_a_crash() {
     let (code, stderr) = with_stdout_closed(&["domains", "--redis", &redis.url(), "list"]);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, stderr) = with_stdout_closed(&["render", "boulangerie-martin.fr"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(0), ""),
+        "render into a closed pipe"
+    );
 }
 
 /// Every file beneath `dir` with its bytes, to see that nothing changed.

@@ -3,11 +3,6 @@
 //! pacing by recorded timestamps, behaviour when the server stalls, limits and error kinds.
 //! (The latency plot of a report is `vitrine-bench plot`'s, tested in bench/tools.)
 
-// `figure!(a < b, ...)` (tests/support) negates its condition, and on floats clippy's
-// neg_cmp_op_on_partial_ord flags `!(a < b)` at each use. The negation is meant: a NaN
-// figure must fail its check.
-#![allow(clippy::neg_cmp_op_on_partial_ord)]
-
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! support request, a diff after a theme change); `vitrine render --all --out DIR`: the static
 //! export of every page of every site.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -107,17 +107,13 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let page = args.page.as_deref().unwrap_or("");
     let out = pages.render_host_page(host, page).await?;
     if let Some(main) = &out.redirected_to {
-        eprintln!(
+        crate::errln!(
             "{} is an alias of {main}: the server answers it with a 301 there; this is {main}'s \
              page (set \"https\": {{\"aliases\": \"serve\"}} in the record to serve it as is)",
             out.host
         );
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&out.page.body)
-        .and_then(|()| stdout.flush())
-        .context("cannot write the page to stdout")?;
+    super::out::bytes(&out.page.body).context("cannot write the page to stdout")?;
     Ok(ExitCode::SUCCESS)
 }
 
