@@ -79,11 +79,14 @@ fn a_reader_that_stops_early_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
 
+    // Stderr may carry the start-up warning about the libraries' versions (a newer
+    // libxml2 than the fast paths were proven on), but nothing about the pipe.
     let (code, stderr) = with_stdout_closed(&["render", "boulangerie-martin.fr"]);
-    assert_eq!(
-        (code, stderr.as_str()),
-        (Some(0), ""),
-        "render into a closed pipe"
+    assert_eq!(code, Some(0), "render into a closed pipe: {stderr}");
+    let lower = stderr.to_lowercase();
+    assert!(
+        !lower.contains("error") && !lower.contains("pipe") && !lower.contains("panicked"),
+        "render into a closed pipe: {stderr}"
     );
 }
 
