@@ -697,3 +697,130 @@ fn an_imported_certificate_is_served_without_acme() {
     assert_eq!(status, 200);
     assert!(!body.is_empty());
 }
+
+/// Renewal follows the CA's renewal information (ARI, RFC 9773) where its directory offers
+/// it: the renewal scheduled in the store lies inside the window the CA suggests for that
+/// very certificate (asked here with the certificate's own identifier), and the next
+/// question to the CA is scheduled. A CA without it (pebble 2.4, Debian 12) gets the
+/// renewal two thirds into the validity and no question.
+#[test]
+fn renewal_is_scheduled_in_the_window_the_ca_suggests() {
+    let h = start(&[]);
+    let (host, _, _) = main_domain(&h.fixture, "boulangerie-martin");
+    https_get_within(&h, &host, "/", &[], Duration::from_secs(30));
+    let raw = h
+        .redis
+        .command(&["GET", &format!("vitrine:cert:{host}")])
+        .unwrap();
+    let json = raw.split_once("\r\n").unwrap().1.trim_end().to_owned();
+    let entry = vitrine::tls::entry::CertEntry::parse(&host, &json).unwrap();
+    let score = |key: &str| -> Option<u64> {
+        let reply = h.redis.command(&["ZSCORE", key, &host]).unwrap();
+        let value = reply.lines().nth(1)?;
+        Some(value.trim().parse::<f64>().unwrap() as u64)
+    };
+
+    let directory = std::process::Command::new("curl")
+        .args(["-sSf", "--cacert"])
+        .arg(h.pebble.directory_ca())
+        .arg(h.pebble.directory())
+        .output()
+        .unwrap();
+    assert!(directory.status.success());
+    let directory: serde_json::Value = serde_json::from_slice(&directory.stdout).unwrap();
+    let offered = directory["renewalInfo"].as_str();
+    let wait_ari = || {
+        if offered.is_some() {
+            wait_for(
+                || score("vitrine:acme:ari").is_some(),
+                "the next question to the CA",
+            );
+        }
+    };
+    wait_ari();
+    let status = vitrine(&["certs", "--redis", &h.redis.url(), "status", &host]);
+    assert_eq!(status.code, Some(0), "{}", status.stderr);
+    let expected = match offered {
+        Some(_) => "renewal information: in the window the CA suggests, asked again",
+        None => "renewal information: not offered by the CA",
+    };
+    assert!(
+        status.stdout.contains(expected),
+        "certs status says where the renewal comes from:\n{}",
+        status.stdout
+    );
+    match offered {
+        Some(url) => {
+            let renew = score("vitrine:acme:renew").expect("a scheduled renewal");
+            let (start, end) = suggested_window(url, &h.pebble.directory_ca(), &entry.chain_pem);
+            eprintln!("ARI window {start}..{end} s, renewal at {renew} ms");
+            assert!(
+                (start * 1000..=end * 1000).contains(&renew),
+                "the renewal ({renew} ms) lies in the CA's window ({start}..{end} s)"
+            );
+            let ask = score("vitrine:acme:ari").unwrap();
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            assert!(
+                ask > now_ms && ask <= now_ms + 24 * 3600 * 1000,
+                "asked again within a day: {ask}"
+            );
+        }
+        None => {
+            eprintln!("this pebble offers no renewal information");
+            let two_thirds =
+                (entry.not_before + (entry.not_after - entry.not_before) * 2 / 3) as u64;
+            assert_eq!(score("vitrine:acme:renew"), Some(two_thirds * 1000));
+            assert_eq!(score("vitrine:acme:ari"), None, "no CA to ask");
+        }
+    }
+}
+
+/// The CA's suggested renewal window (seconds since the epoch) for the leaf of `chain_pem`,
+/// asked with its identifier as RFC 9773 §4.1 builds it: base64url of the authority key
+/// identifier, a dot, base64url of the serial number's DER bytes.
+fn suggested_window(url: &str, ca: &std::path::Path, chain_pem: &str) -> (u64, u64) {
+    use base64::Engine as _;
+    use rustls::pki_types::pem::PemObject as _;
+    let leaf = rustls::pki_types::CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).unwrap();
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })
+        .expect("an authority key identifier");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id = format!("{}.{}", b64.encode(aki), b64.encode(cert.raw_serial()));
+    let out = std::process::Command::new("curl")
+        .args(["-sSf", "--cacert"])
+        .arg(ca)
+        .arg(format!("{}/{id}", url.trim_end_matches('/')))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "GET renewal info: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let at = |t: &serde_json::Value| -> u64 {
+        let out = std::process::Command::new("date")
+            .args(["-u", "+%s", "-d"])
+            .arg(t.as_str().expect("an RFC 3339 time"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let window = &info["suggestedWindow"];
+    (at(&window["start"]), at(&window["end"]))
+}

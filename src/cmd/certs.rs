@@ -85,13 +85,18 @@ pub async fn run(args: CertsArgs) -> anyhow::Result<ExitCode> {
                 },
                 None => crate::outln!("certificate: none")?,
             }
-            if let Some((_, renew)) = store
-                .cert_hosts()
-                .await?
-                .into_iter()
-                .find(|(h, _)| h == host)
-            {
+            if let Some(renew) = store.renewal_of(host).await? {
                 crate::outln!("renewal due: {}", date_ms(renew))?;
+                match store.renewal_info_of(host).await? {
+                    Some(ask) => crate::outln!(
+                        "renewal information: in the window the CA suggests, asked again {}",
+                        date_ms(ask)
+                    )?,
+                    None => crate::outln!(
+                        "renewal information: not offered by the CA (renewal two thirds into \
+                         the validity)"
+                    )?,
+                }
             }
             match store
                 .queue_all()

@@ -12,8 +12,10 @@
 //! 3. HTTP-01: the key authorisation goes to the store, where any publisher's plain listener
 //!    answers the CA's request for it; the challenge is set ready and the order polled;
 //! 4. finalize with a new key pair, fetch the chain, store it with the key sealed, and
-//!    schedule its renewal (two thirds into its validity, or `--acme-renew-before` before
-//!    its end, whichever comes first).
+//!    schedule its renewal: at a random point of the window the CA suggests when it offers
+//!    renewal information (ARI, RFC 9773), asked again when the CA says to (so a CA that
+//!    revokes early moves every renewal forward), else two thirds into its validity;
+//!    `--acme-renew-before` before its end caps either.
 //!
 //! A failure is recorded (attempts, last error) and the host re-queued after an exponential
 //! back-off (1 min, doubling, at most a day), so a restart or a CA outage never becomes a
@@ -23,9 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
-    NewOrder, OrderStatus, RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType,
+    Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use tokio::sync::{Notify, OnceCell};
 
 use super::entry::{now_secs, CertEntry};
@@ -59,6 +63,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
 const ORDER_LOCK: Duration = Duration::from_secs(120);
 /// How often the worker looks at the queue and the renewals without being woken.
 const SCAN_EVERY: Duration = Duration::from_secs(5);
+/// Bounds of the CA's `Retry-After` for renewal information: not more often than every
+/// minute (a CA's mistake must not become a flood), at least once a day.
+const ARI_RECHECK: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(24 * 3600));
 
 /// The ACME side of one publisher.
 pub struct Acme {
@@ -224,9 +231,13 @@ impl Acme {
             .await
             .map_err(|e| Self::acme_err("certificate", e))?;
         let entry = CertEntry::new(host, &chain, &key_pem, &self.sealer)?;
-        let renew_ms = (entry.renew_at(self.options.renew_before).max(0) as u64) * 1000;
+        let (renew_ms, ask_ms) = self.renewal(host, &entry, None).await;
         self.store
             .cert_put(host, &entry.to_json(), renew_ms)
+            .await
+            .map_err(store_err)?;
+        self.store
+            .renewal_set(host, renew_ms, ask_ms)
             .await
             .map_err(store_err)?;
         self.store.queue_remove(host).await.map_err(store_err)?;
@@ -240,10 +251,88 @@ impl Acme {
         Ok(())
     }
 
+    /// When to renew `entry` (ms since the epoch), and when to ask the CA's renewal
+    /// information again (`None` when the CA offers none). `current` is the renewal
+    /// scheduled so far: kept while it lies in the CA's window, so asking again does not
+    /// move it about.
+    async fn renewal(
+        &self,
+        host: &str,
+        entry: &CertEntry,
+        current: Option<u64>,
+    ) -> (u64, Option<u64>) {
+        let fallback = entry.renew_at(self.options.renew_before).max(0) as u64 * 1000;
+        let cap = |ms: u64| match self.options.renew_before {
+            Some(t) => ms.min((entry.not_after - t.as_secs() as i64).max(0) as u64 * 1000),
+            None => ms,
+        };
+        match self.renewal_info(entry).await {
+            Ok(Some((start, end, retry))) => {
+                // A uniformly random point of the window (RFC 9773 §4.2), so that a CA's
+                // many certificates of one day are not all renewed in the same second.
+                let span = end.saturating_sub(start);
+                let mut r = [0u8; 8];
+                let offset = match ring::rand::SecureRandom::fill(
+                    &ring::rand::SystemRandom::new(),
+                    &mut r,
+                ) {
+                    Ok(()) if span > 0 => u64::from_le_bytes(r) % span,
+                    _ => span / 2,
+                };
+                let at = match current {
+                    Some(ms) if (start..=end).contains(&ms) => ms,
+                    _ => start + offset,
+                };
+                let retry = retry.clamp(ARI_RECHECK.0, ARI_RECHECK.1);
+                tracing::debug!(
+                    "{host}: the CA suggests renewing between {} and {}",
+                    httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_millis(start)),
+                    httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_millis(end))
+                );
+                (cap(at), Some(now_ms() + retry.as_millis() as u64))
+            }
+            Ok(None) => (fallback, None),
+            Err(e) => {
+                // The CA offers it but did not answer: keep asking, renew on time meanwhile.
+                tracing::warn!(
+                    "{host}: renewal information unavailable ({e}); the renewal stays as \
+                     scheduled, asked again in a day"
+                );
+                (
+                    current.unwrap_or(fallback),
+                    Some(now_ms() + ARI_RECHECK.1.as_millis() as u64),
+                )
+            }
+        }
+    }
+
+    /// The CA's suggested renewal window for `entry` (start and end in ms since the epoch)
+    /// and when to ask again; `Ok(None)` if the CA offers no renewal information.
+    async fn renewal_info(
+        &self,
+        entry: &CertEntry,
+    ) -> Result<Option<(u64, u64, Duration)>, TlsError> {
+        let leaf = CertificateDer::pem_slice_iter(entry.chain_pem.as_bytes())
+            .next()
+            .ok_or_else(|| TlsError::Acme("the stored chain is empty".into()))?
+            .map_err(|e| Self::acme_err("the stored chain", e))?;
+        let id = CertificateIdentifier::try_from(&leaf)
+            .map_err(|e| Self::acme_err("the certificate's identifier", e))?;
+        match self.account().await?.renewal_info(&id).await {
+            Ok((info, retry)) => {
+                let w = info.suggested_window;
+                let start = w.start.unix_timestamp().max(0) as u64 * 1000;
+                let end = w.end.unix_timestamp().max(0) as u64 * 1000;
+                Ok(Some((start, end.max(start), retry)))
+            }
+            Err(instant_acme::Error::Unsupported(_)) => Ok(None),
+            Err(e) => Err(Self::acme_err("renewal information", e)),
+        }
+    }
+
     /// Revokes `host`'s certificate at the CA and removes it from the store (every
     /// publisher stops serving it at its next handshake).
     pub async fn revoke(&self, host: &str) -> Result<(), TlsError> {
-        use rustls::pki_types::pem::PemObject;
         let raw = self
             .store
             .cert_get(host)
@@ -251,7 +340,7 @@ impl Acme {
             .map_err(store_err)?
             .ok_or_else(|| TlsError::NoCertificate(host.to_owned()))?;
         let entry = CertEntry::parse(host, &raw)?;
-        let leaf = rustls::pki_types::CertificateDer::pem_slice_iter(entry.chain_pem.as_bytes())
+        let leaf = CertificateDer::pem_slice_iter(entry.chain_pem.as_bytes())
             .next()
             .ok_or_else(|| TlsError::Acme("the stored chain is empty".into()))?
             .map_err(|e| Self::acme_err("the stored chain", e))?;
@@ -287,9 +376,15 @@ impl Acme {
             return Ok(());
         }
         if let Some(raw) = self.store.cert_get(host).await.map_err(store_err)? {
-            let current = CertEntry::parse(host, &raw)
-                .is_ok_and(|e| e.renew_at(self.options.renew_before) > now_secs());
-            if current {
+            // Due as scheduled (the CA's window or two thirds in), not as recomputed here:
+            // the CA may have moved the renewal forward.
+            let due = match self.store.renewal_of(host).await.map_err(store_err)? {
+                Some(ms) => ms,
+                None => CertEntry::parse(host, &raw).map_or(0, |e| {
+                    e.renew_at(self.options.renew_before).max(0) as u64 * 1000
+                }),
+            };
+            if CertEntry::parse(host, &raw).is_ok() && due > now_ms() {
                 self.store.queue_remove(host).await.map_err(store_err)?;
                 return Ok(());
             }
@@ -358,6 +453,39 @@ impl Acme {
         }
         for host in self.store.queue_due(now, 20).await.map_err(store_err)? {
             self.handle(&host).await?;
+        }
+        for host in self
+            .store
+            .renewal_info_due(now, 20)
+            .await
+            .map_err(store_err)?
+        {
+            let Some(raw) = self.store.cert_get(&host).await.map_err(store_err)? else {
+                self.store
+                    .renewal_info_drop(&host)
+                    .await
+                    .map_err(store_err)?;
+                continue;
+            };
+            let entry = match CertEntry::parse(&host, &raw) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // `certs status` and the handshake report a bad entry; here it only
+                    // must not stop the other hosts' questions.
+                    tracing::warn!("{host}: {e}; its renewal information is not asked");
+                    self.store
+                        .renewal_info_drop(&host)
+                        .await
+                        .map_err(store_err)?;
+                    continue;
+                }
+            };
+            let current = self.store.renewal_of(&host).await.map_err(store_err)?;
+            let (renew_ms, ask_ms) = self.renewal(&host, &entry, current).await;
+            self.store
+                .renewal_set(&host, renew_ms, ask_ms)
+                .await
+                .map_err(store_err)?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! | `vitrine:acme:lock:<name>` | string, TTL | who holds an order (or the account creation) |
 //! | `vitrine:acme:queue` | sorted set | hosts to order, scored by when (ms since the epoch) |
 //! | `vitrine:acme:renew` | sorted set | hosts with a certificate, scored by when to renew |
+//! | `vitrine:acme:ari` | sorted set | hosts whose CA offers renewal information, scored by when to ask again |
 //! | `vitrine:acme:status:<host>` | hash | attempts, last error, next attempt |
 //! | `vitrine:acme:orders:<hour>` | counter, 2 h TTL | orders started in that hour, all publishers |
 //!
@@ -36,6 +37,8 @@ pub const LOCK_PREFIX: &str = "vitrine:acme:lock:";
 pub const QUEUE_KEY: &str = "vitrine:acme:queue";
 /// Hosts with a certificate, by renewal time.
 pub const RENEW_KEY: &str = "vitrine:acme:renew";
+/// Sorted set: hosts whose CA offers renewal information (ARI), scored by when to ask again.
+pub const ARI_KEY: &str = "vitrine:acme:ari";
 /// Prefix of per-host order status.
 pub const STATUS_PREFIX: &str = "vitrine:acme:status:";
 /// Prefix of the hourly order counters.
@@ -106,6 +109,8 @@ impl RedisMap {
         pipe.atomic()
             .del(format!("{CERT_PREFIX}{host}"))
             .zrem(RENEW_KEY, host)
+            .ignore()
+            .zrem(ARI_KEY, host)
             .ignore();
         let (n,): (u64,) = self
             .run("DEL certificate", pipe.query_async(&mut conn))
@@ -132,6 +137,67 @@ impl RedisMap {
         self.run(
             "ZRANGEBYSCORE renewals",
             conn.zrangebyscore_limit(RENEW_KEY, "-inf", now_ms, 0, limit),
+        )
+        .await
+    }
+
+    /// When `host`'s certificate is due for renewal (ms since the epoch), if it has one.
+    pub async fn renewal_of(&self, host: &str) -> Result<Option<u64>, MapError> {
+        let mut conn = self.conn();
+        self.run(
+            "ZSCORE renewals",
+            conn.zscore::<_, _, Option<u64>>(RENEW_KEY, host),
+        )
+        .await
+    }
+
+    /// Moves `host`'s renewal to `renew_ms`, and its next question to the CA's renewal
+    /// information to `ask_ms` (`None`: the CA offers none, so never).
+    pub async fn renewal_set(
+        &self,
+        host: &str,
+        renew_ms: u64,
+        ask_ms: Option<u64>,
+    ) -> Result<(), MapError> {
+        let mut conn = self.conn();
+        let mut pipe = redis::pipe();
+        pipe.atomic().zadd(RENEW_KEY, host, renew_ms).ignore();
+        match ask_ms {
+            Some(at) => pipe.zadd(ARI_KEY, host, at).ignore(),
+            None => pipe.zrem(ARI_KEY, host).ignore(),
+        };
+        self.run("ZADD renewals", pipe.query_async::<()>(&mut conn))
+            .await
+    }
+
+    /// When the CA's renewal information for `host` is next asked (ms since the epoch);
+    /// `None` when the CA offers none or `host` has no certificate.
+    pub async fn renewal_info_of(&self, host: &str) -> Result<Option<u64>, MapError> {
+        let mut conn = self.conn();
+        self.run(
+            "ZSCORE renewal info",
+            conn.zscore::<_, _, Option<u64>>(ARI_KEY, host),
+        )
+        .await
+    }
+
+    /// Stops asking the CA's renewal information for `host` (its certificate is gone).
+    pub async fn renewal_info_drop(&self, host: &str) -> Result<(), MapError> {
+        let mut conn = self.conn();
+        self.run("ZREM renewal info", conn.zrem::<_, _, ()>(ARI_KEY, host))
+            .await
+    }
+
+    /// Hosts whose renewal information is due to be asked again, at most `limit`.
+    pub async fn renewal_info_due(
+        &self,
+        now_ms: u64,
+        limit: isize,
+    ) -> Result<Vec<String>, MapError> {
+        let mut conn = self.conn();
+        self.run(
+            "ZRANGEBYSCORE renewal info",
+            conn.zrangebyscore_limit(ARI_KEY, "-inf", now_ms, 0, limit),
         )
         .await
     }
