@@ -182,6 +182,29 @@ pub struct ServeArgs {
     /// Most hosts kept by that cache.
     #[arg(long, env = "VITRINE_MAP_CACHE_ENTRIES", default_value_t = 100_000)]
     pub map_cache_entries: usize,
+    /// Write an access log to this file (`-`: standard output), one line per request.
+    /// SIGUSR1 reopens the file, for logrotate.
+    #[arg(long, env = "VITRINE_ACCESS_LOG", value_name = "PATH")]
+    pub access_log: Option<PathBuf>,
+    /// Access-log line format: Apache's vhost_combined (read by `vitrine replay`, GoAccess
+    /// and the usual tools), or one JSON object per line with durations, map origin and
+    /// content coding too.
+    #[arg(
+        long,
+        env = "VITRINE_ACCESS_LOG_FORMAT",
+        value_enum,
+        default_value = "vhost_combined"
+    )]
+    pub access_log_format: crate::observe::access_log::Format,
+    /// What the access log keeps of client addresses: `mask` (the network: IPv4 /24,
+    /// IPv6 /48), `keep` (whole), or `hide` (`-`).
+    #[arg(
+        long,
+        env = "VITRINE_ACCESS_LOG_CLIENT_ADDRESS",
+        value_enum,
+        default_value = "mask"
+    )]
+    pub access_log_client_address: crate::observe::access_log::ClientAddress,
 }
 
 /// `vitrine domains`.

@@ -12,6 +12,7 @@ use crate::cli::ServeArgs;
 use crate::fsx::Root;
 use crate::map::redis::MapCache;
 use crate::map::{DomainMap, MapOptions};
+use crate::observe::access_log::{self, AccessLog};
 use crate::page::Pages;
 use crate::render::{Limits, RenderPool, Themes};
 use crate::server::budget::Budgets;
@@ -93,6 +94,16 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let pool =
         RenderPool::new(threads, args.render_queue).context("cannot start render threads")?;
 
+    let access_log = match &args.access_log {
+        Some(path) => Some(AccessLog::start(access_log::Options {
+            target: access_log::Target::from_arg(path),
+            format: args.access_log_format,
+            client: args.access_log_client_address,
+            capacity: access_log::DEFAULT_CAPACITY,
+        })?),
+        None => None,
+    };
+
     let map = Arc::new(map);
     let https = https_setup(args, &map).await?;
     let state = Arc::new(AppState {
@@ -110,6 +121,7 @@ pub async fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
             // The port bound (port 0 picks one), which redirects must name.
             port: listener.local_addr().map_or(443, |a| a.port()),
         }),
+        access_log,
     });
     let watcher = if args.no_watch {
         None
@@ -233,9 +245,29 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining connections");
 }
 
+/// Reopens the access log's file on every SIGUSR1 (logrotate renames the file, then
+/// signals), until the runtime ends.
+pub fn reopen_on_sigusr1(state: Arc<AppState>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    if state.access_log.is_none() {
+        return Ok(());
+    }
+    let mut usr1 = signal(SignalKind::user_defined1())
+        .context("cannot listen for SIGUSR1, which reopens the access log")?;
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            if let Some(log) = &state.access_log {
+                log.reopen();
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Runs `vitrine serve`.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(&args).await?;
+    reopen_on_sigusr1(prepared.state.clone())?;
     let _watcher = prepared.watcher;
     prepared.server.run(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

@@ -106,12 +106,26 @@ impl DomainMap {
     /// Looks `host` up. `Ok(None)` means the map does not know it. While Redis is down, a
     /// host it confirmed recently gets its last known answer (see [`last_known`]).
     pub async fn resolve(&self, host: &Host) -> Result<Option<String>, MapError> {
+        use crate::observe::access_log::{note_origin, MapOrigin};
         match self {
-            DomainMap::Memory(m) => Ok(m.get(host.as_str())),
+            DomainMap::Memory(m) => {
+                note_origin(MapOrigin::Memory);
+                Ok(m.get(host.as_str()))
+            }
             DomainMap::Redis { map, last_known } => {
                 let started = Instant::now();
                 let result = map.get(host.as_str()).await;
-                last_known.settle(host.as_str(), started, result)
+                let answered = result.is_ok();
+                let settled = last_known.settle(host.as_str(), started, result);
+                if settled.is_ok() {
+                    // Redis failed and an answer came anyway: it was the last known one.
+                    note_origin(if answered {
+                        MapOrigin::Redis
+                    } else {
+                        MapOrigin::LastKnown
+                    });
+                }
+                settled
             }
         }
     }

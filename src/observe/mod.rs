@@ -1,5 +1,6 @@
-//! What the server tells its operators: the log set-up ([`init_logging`]) and repeated
-//! events counted and logged once per interval ([`tally`]).
+//! What the server tells its operators: the log set-up ([`init_logging`]), repeated
+//! events counted and logged once per interval ([`tally`]), and the access log
+//! ([`access_log`]).
 //!
 //! A client can cause an event on every request (a connection reset for abuse, a refused
 //! file); logging each one would let that client flood the log and spend the server's time
@@ -7,6 +8,7 @@
 //! and a background task writes one line per kind and interval with the count and a few
 //! examples.
 
+pub mod access_log;
 pub mod tally;
 
 use std::io::IsTerminal;

@@ -45,8 +45,15 @@ pub static HANDSHAKES_REFUSED: Tally = Tally::new("TLS handshakes refused");
 /// Certificates ordered at a first handshake.
 pub static ON_DEMAND: Tally = Tally::new("certificates ordered on demand at a first handshake");
 
+/// Access-log lines dropped because the writer thread was behind (see
+/// [`super::access_log::dropped`] for the count since start-up).
+pub static ACCESS_LOG_DROPPED: Tally =
+    Tally::new("access-log lines dropped: the log writer is behind");
+/// Access-log writes that failed (disk full, file system gone).
+pub static ACCESS_LOG_WRITE: Tally = Tally::new("access-log writes failed");
+
 /// Every tally the flusher writes.
-static ALL: [&Tally; 7] = [
+static ALL: [&Tally; 9] = [
     &PROTOCOL,
     &SERVER_ERRORS,
     &HARD_LINKS,
@@ -54,6 +61,8 @@ static ALL: [&Tally; 7] = [
     &FILE_BUDGET,
     &HANDSHAKES_REFUSED,
     &ON_DEMAND,
+    &ACCESS_LOG_DROPPED,
+    &ACCESS_LOG_WRITE,
 ];
 
 /// A count of one kind of event, and a few examples, since the last flush.

@@ -86,8 +86,10 @@ impl RenderPool {
     {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
+            let started = std::time::Instant::now();
+            let out = f();
             // The requester may have gone (client closed the connection): nothing to do.
-            let _ = done.send(f());
+            let _ = done.send((out, started.elapsed()));
         });
         match self.tx.try_send(job) {
             Ok(()) => {}
@@ -98,7 +100,10 @@ impl RenderPool {
             }
         }
         // The sender is dropped without a value only if the job panicked.
-        result.await.map_err(|_| Overloaded { queued: 0 })
+        let (out, spent) = result.await.map_err(|_| Overloaded { queued: 0 })?;
+        // The thread's own time, without the wait in the queue, for the access log.
+        crate::observe::access_log::note_render(spent);
+        Ok(out)
     }
 }
 

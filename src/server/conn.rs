@@ -51,6 +51,26 @@ use crate::observe::tally;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Secure(pub bool);
 
+/// Who is at the other end, and which listener's port they reached; every request carries
+/// it (as a request extension) for the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addresses {
+    /// The client's address.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The port of the listener.
+    pub local_port: u16,
+}
+
+impl Addresses {
+    /// The addresses of an accepted TCP connection.
+    pub fn of(tcp: &TcpStream) -> Addresses {
+        Addresses {
+            peer: tcp.peer_addr().ok(),
+            local_port: tcp.local_addr().map_or(0, |a| a.port()),
+        }
+    }
+}
+
 /// A TLS connection: its handshake (bounded by the idle timeout, like a request head), then
 /// [`serve`]. A refused or failed handshake closes the connection and is counted.
 pub async fn serve_tls(
@@ -64,8 +84,12 @@ pub async fn serve_tls(
 ) {
     // The on-demand wait for a first certificate comes on top of the usual bound.
     let bound = limits.idle_timeout + front.on_demand_wait();
+    let addresses = Addresses::of(&tcp);
     match tokio::time::timeout(bound, front.accept(tcp)).await {
-        Ok(Ok(tls)) => serve(tls, Secure(true), builder, state, limits, phase, permit).await,
+        Ok(Ok(tls)) => {
+            let secure = (Secure(true), addresses);
+            serve(tls, secure, builder, state, limits, phase, permit).await;
+        }
         Ok(Err(e)) => tally::HANDSHAKES_REFUSED.hit_with(e),
         Err(_) => tally::HANDSHAKES_REFUSED
             .hit_with(format_args!("a TLS handshake took over {bound:?}: closed")),
@@ -290,7 +314,7 @@ impl hyper::body::Body for Tracked {
 /// slot (`permit`) is released when this returns.
 pub async fn serve<S>(
     stream: S,
-    secure: Secure,
+    (secure, addresses): (Secure, Addresses),
     builder: Arc<auto::Builder<TokioExecutor>>,
     state: Arc<AppState>,
     limits: ConnLimits,
@@ -313,6 +337,7 @@ pub async fn serve<S>(
         let in_flight = act.begin();
         req.extensions_mut().insert(files.clone());
         req.extensions_mut().insert(secure);
+        req.extensions_mut().insert(addresses);
         let state = state.clone();
         async move {
             let resp = handler::handle(state, req).await;

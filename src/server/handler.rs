@@ -22,12 +22,15 @@
 //!    nothing.
 //! 7. **Respond**: headers from the theme's `xsl:output`, ETag/Last-Modified, `Vary`, and
 //!    on HTTPS the site's `Strict-Transport-Security` if it opted in.
+//! 8. **Log**: with `--access-log`, the request's line is handed to the log's writer
+//!    thread without waiting ([`crate::observe::access_log`]); a full buffer drops it,
+//!    counted.
 //!
 //! Every failure becomes a [`ServeError`], turned into a response in one place
 //! ([`super::response::error_response`]).
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -35,19 +38,22 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::budget::FileBudget;
-use super::conn::Secure;
+use super::conn::{Addresses, Secure};
 use super::files;
 use super::response::{error_response, full, header_str, http_date, Body, ServeError};
 use super::{AppState, Https};
 use crate::fsx::RelPath;
+use crate::observe::access_log;
 use crate::page::{self, Answer, Coding, Conditional, Validators};
 use crate::render::Outline;
 use crate::site::Host;
 
 /// Handles one request; never fails (errors become error pages).
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let started = (SystemTime::now(), Instant::now());
     let head = req.method() == Method::HEAD;
-    let mut resp = match route(&state, &req).await {
+    let (routed, note) = access_log::observe(route(&state, &req)).await;
+    let mut resp = match routed {
         Ok(resp) => resp,
         Err(err) => error_response(&err),
     };
@@ -66,7 +72,49 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
         }
         *resp.body_mut() = full(Bytes::new());
     }
+    // 8. Log
+    if let Some(log) = &state.access_log {
+        log.record(log_entry(&req, &resp, started, note));
+    }
     resp
+}
+
+/// The access-log entry of an answered request: reference-counted clones, no formatting.
+fn log_entry(
+    req: &Request<Incoming>,
+    resp: &Response<Body>,
+    (time, clock): (SystemTime, Instant),
+    note: access_log::Note,
+) -> access_log::Entry {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host_header = match (hosts.next(), hosts.next()) {
+        (Some(one), None) => Some(one.clone()),
+        _ => None,
+    };
+    let addresses = req.extensions().get::<Addresses>();
+    let bytes = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .or_else(|| {
+            let len = header_str(resp.headers(), header::CONTENT_LENGTH)?;
+            len.parse().ok()
+        })
+        .unwrap_or(0);
+    access_log::Entry {
+        time,
+        elapsed: clock.elapsed(),
+        host_header,
+        client: addresses.and_then(|a| a.peer).map(|p| p.ip()),
+        port: addresses.map_or(0, |a| a.local_port),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        status: resp.status().as_u16(),
+        bytes,
+        referer: req.headers().get(header::REFERER).cloned(),
+        user_agent: req.headers().get(header::USER_AGENT).cloned(),
+        coding: resp.headers().get(header::CONTENT_ENCODING).cloned(),
+        note,
+    }
 }
 
 /// Whether a request announces a body: chunked, or a `Content-Length` other than 0.

@@ -35,6 +35,7 @@ use tokio::sync::{watch, Semaphore};
 use conn::Phase;
 
 use crate::fsx::Root;
+use crate::observe::access_log::AccessLog;
 use crate::observe::tally;
 use crate::page::Pages;
 use crate::tls::TlsFront;
@@ -59,6 +60,8 @@ pub struct AppState {
     /// The HTTPS side, when there is one: plain requests for a host with a certificate are
     /// redirected there, and the plain listener answers ACME HTTP-01 challenges.
     pub https: Option<Https>,
+    /// The access log (`--access-log`), if any.
+    pub access_log: Option<AccessLog>,
 }
 
 /// What the plain listener needs to know of the HTTPS one.
@@ -167,9 +170,10 @@ impl Server {
         };
         let spawn = |stream: TcpStream, permit| {
             let _ = stream.set_nodelay(true);
+            let addresses = conn::Addresses::of(&stream);
             tokio::spawn(conn::serve(
                 stream,
-                conn::Secure(false),
+                (conn::Secure(false), addresses),
                 builder.clone(),
                 state.clone(),
                 limits.clone(),
@@ -282,6 +286,17 @@ impl Server {
                 // Let the connection tasks see it and close their sockets.
                 let _ = tokio::time::timeout(Duration::from_secs(1), permits.acquire_many(all)).await;
             }
+        }
+        if state.access_log.is_some() {
+            // Every request has been answered or dropped: write their lines before the
+            // process exits (the writer joins a thread, so off the reactor).
+            let state = state.clone();
+            let closed = tokio::task::spawn_blocking(move || {
+                if let Some(log) = &state.access_log {
+                    log.close();
+                }
+            });
+            let _ = closed.await;
         }
         flusher.abort();
         tally::flush();
