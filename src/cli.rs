@@ -53,7 +53,7 @@ impl ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the sites over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read and edit the Redis domain map by hand.
     Domains(DomainsArgs),
     /// The certificates in the shared store: list, status, renew, revoke.

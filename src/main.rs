@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => cmd::serve::run(args).await,
+            Command::Serve(args) => cmd::serve::run(*args).await,
             Command::Domains(args) => cmd::domains::run(args).await,
             Command::Certs(args) => cmd::certs::run(args).await,
             Command::Replay(args) => cmd::replay::run(args).await,

@@ -3,6 +3,7 @@
 #[macro_use]
 mod support;
 
+mod access_log;
 mod day_one;
 mod engine;
 mod export;

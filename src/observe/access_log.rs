@@ -758,8 +758,11 @@ mod tests {
     }
 
     /// A writer that blocks until released, then keeps what it was given.
+    /// Whether the writer is released, and what it was given.
+    type Released = Mutex<(bool, Vec<u8>)>;
+
     #[derive(Clone, Default)]
-    struct Stuck(Arc<(Mutex<(bool, Vec<u8>)>, Condvar)>);
+    struct Stuck(Arc<(Released, Condvar)>);
 
     impl Write for Stuck {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

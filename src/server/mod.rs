@@ -8,8 +8,8 @@
 //! installed, so one is; idle connections (including ones that never send a byte, which
 //! hyper would keep forever) are closed by [`conn`]. On shutdown, the connections already
 //! queued in the kernel are accepted, then the listener is closed (new connections are
-//! refused), in-flight requests finish, and connections still open after the grace period
-//! are dropped.
+//! refused), in-flight requests finish, connections still open after the grace period
+//! are dropped, and the access log writes the lines of every request answered.
 //!
 //! What a connection may hold is bounded too ([`budget`]): HTTP/2 streams, open files (per
 //! connection and process-wide, within the descriptor limit), and time without progress
