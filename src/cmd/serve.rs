@@ -246,18 +246,17 @@ pub async fn shutdown_signal() {
 }
 
 /// Reopens the access log's file on every SIGUSR1 (logrotate renames the file, then
-/// signals), until the runtime ends.
+/// signals), until the runtime ends. Listened for even without an access log: a
+/// logrotate rule left behind must not kill the server (SIGUSR1's default action).
 pub fn reopen_on_sigusr1(state: Arc<AppState>) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    if state.access_log.is_none() {
-        return Ok(());
-    }
     let mut usr1 = signal(SignalKind::user_defined1())
         .context("cannot listen for SIGUSR1, which reopens the access log")?;
     tokio::spawn(async move {
         while usr1.recv().await.is_some() {
-            if let Some(log) = &state.access_log {
-                log.reopen();
+            match &state.access_log {
+                Some(log) => log.reopen(),
+                None => tracing::info!("SIGUSR1 ignored: there is no --access-log to reopen"),
             }
         }
     });
