@@ -448,6 +448,29 @@ mod tests {
     }
 
     #[test]
+    fn the_access_log_is_off_by_default_and_masks_addresses_when_on() {
+        use crate::observe::access_log::{ClientAddress, Format};
+        let cli = serve(&[]);
+        let args = serve_args(&cli);
+        assert_eq!(args.access_log, None);
+        assert_eq!(args.access_log_format, Format::VhostCombined);
+        assert_eq!(args.access_log_client_address, ClientAddress::Mask);
+        let cli = serve(&[
+            "--access-log",
+            "-",
+            "--access-log-format",
+            "json",
+            "--access-log-client-address",
+            "hide",
+        ]);
+        let args = serve_args(&cli);
+        assert_eq!(args.access_log.as_deref(), Some(std::path::Path::new("-")));
+        assert_eq!(args.access_log_format, Format::Json);
+        assert_eq!(args.access_log_client_address, ClientAddress::Hide);
+        assert!(Cli::try_parse_from(["vitrine", "serve", "--access-log-format", "clf"]).is_err());
+    }
+
+    #[test]
     fn default_threads_follow_the_cores() {
         let cores = crate::page::default_threads();
         let cli = serve(&[]);
